@@ -1,0 +1,34 @@
+"""Assembling the classifier from settings: the one place that wires its parts."""
+
+from __future__ import annotations
+
+from classifier.images import ImageLimits
+from classifier.model import load_model
+from classifier.settings import ClassifierSettings
+from classifier.textcache import TextEmbeddingCache
+from classifier.worker import BatchWorker
+from classifier.zeroshot import ZeroShotClassifier
+
+
+def create_classifier(settings: ClassifierSettings) -> ZeroShotClassifier:
+    """Load the model and open its text-embedding cache."""
+    clip = load_model(settings.model, settings.pretrained, settings.device, settings.precision)
+    cache_file = TextEmbeddingCache.file_for(settings.cache_dir, clip.identity, settings.templates)
+    cache = TextEmbeddingCache(cache_file, settings.text_cache_entries)
+    return ZeroShotClassifier(clip, settings.templates, cache)
+
+
+def image_limits(settings: ClassifierSettings) -> ImageLimits:
+    return ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
+
+
+def create_worker(settings: ClassifierSettings, classifier: ZeroShotClassifier) -> BatchWorker:
+    """A batching worker over the classifier; call start() inside the event loop."""
+    return BatchWorker(
+        classifier,
+        image_limits(settings),
+        max_batch=settings.batch_max_size,
+        max_wait_ms=settings.batch_max_wait_ms,
+        queue_size=settings.queue_size,
+        decode_threads=settings.decode_threads,
+    )

@@ -1,0 +1,104 @@
+"""Safe, fast image decoding: from untrusted bytes to an RGB picture the model can read."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF"})
+FORMAT_NAMES = "JPEG, PNG, WEBP, GIF, BMP or TIFF"
+_WHITE = (255, 255, 255)
+
+
+class ImageError(ValueError):
+    """A picture that cannot be classified; the message is one sentence for the user."""
+
+
+class NotAnImage(ImageError):
+    """The bytes are not a picture in an accepted format."""
+
+
+class ImageTooLarge(ImageError):
+    """The file or its pixel count is over a limit."""
+
+
+class DamagedImage(ImageError):
+    """The header was fine but the pixels could not be decoded."""
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What a picture may cost before any pixel is decoded."""
+
+    max_bytes: int = 20 * 1024 * 1024
+    max_pixels: int = 50_000_000
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 2**20:.1f} MB"
+
+
+def decode_image(data: bytes, limits: ImageLimits, target_size: int | None = None) -> Image.Image:
+    """Decode untrusted bytes into an upright RGB image, or raise ImageError.
+
+    Limits are checked from the header before pixels are decoded. With target_size,
+    JPEGs much larger than it are decoded at a reduced scale (draft mode), which is
+    several times faster and never smaller than target_size on the short side.
+    """
+    if len(data) > limits.max_bytes:
+        raise ImageTooLarge(f"The file is {_megabytes(len(data))}; the limit is {_megabytes(limits.max_bytes)}.")
+    if not data:
+        raise NotAnImage("The file is empty.")
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise NotAnImage(f"This file is not a picture I can read; send a {FORMAT_NAMES} image.") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageTooLarge(
+            f"The picture has too many pixels; the limit is {limits.max_pixels / 1e6:g} megapixels."
+        ) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise DamagedImage("The picture is damaged and cannot be read.") from exc
+    with image:
+        if image.format not in ACCEPTED_FORMATS:
+            raise NotAnImage(f"{image.format} pictures are not supported; send a {FORMAT_NAMES} image.")
+        width, height = image.size
+        if width < 1 or height < 1:
+            raise DamagedImage("The picture has no pixels.")
+        if width * height > limits.max_pixels:
+            raise ImageTooLarge(
+                f"The picture is {width}×{height} ({width * height / 1e6:.1f} megapixels); "
+                f"the limit is {limits.max_pixels / 1e6:g} megapixels."
+            )
+        if target_size and image.format == "JPEG" and min(width, height) >= 2 * target_size:
+            image.draft("RGB", (target_size, target_size))
+        try:
+            image.load()
+            return to_rgb(ImageOps.exif_transpose(image))
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise DamagedImage("The picture is truncated or damaged and cannot be read.") from exc
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any mode to RGB: transparency onto white, 16-bit scaled down, CMYK and palettes converted."""
+    mode = image.mode
+    if mode in {"I;16", "I;16L", "I;16B", "I;16N", "I"}:
+        pixels = np.asarray(image, dtype=np.uint32)
+        # 16-bit data: keep the high byte. 32-bit 'I' from a 16-bit PNG holds 0..65535 too.
+        image = Image.fromarray((pixels >> 8).clip(0, 255).astype(np.uint8), mode="L")
+    elif mode == "F":
+        pixels = np.asarray(image, dtype=np.float32)
+        lo, hi = float(pixels.min()), float(pixels.max())
+        scale = 255.0 / (hi - lo) if hi > lo else 0.0
+        image = Image.fromarray(((pixels - lo) * scale).astype(np.uint8), mode="L")
+    has_alpha = image.mode in {"RGBA", "LA", "PA", "RGBa", "La"} or "transparency" in image.info
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (*_WHITE, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode != "RGB":
+        return image.convert("RGB")
+    return image

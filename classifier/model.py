@@ -1,0 +1,197 @@
+"""Loading an open_clip model and running its two encoders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import open_clip
+import torch
+from PIL import Image
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
+_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+_PREPROCESS_KEYS = ("mean", "std", "interpolation", "resize_mode", "fill_color")
+
+
+class ModelLoadError(RuntimeError):
+    """The model could not be loaded; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What open_clip is asked to build, resolved from CLIP_MODEL and CLIP_PRETRAINED."""
+
+    name: str
+    pretrained: str | None
+    quick_gelu: bool = False
+    preprocess: dict[str, Any] = field(default_factory=dict)
+    identity: str = ""
+
+
+def _is_path(value: str) -> bool:
+    return value.endswith((".json", *CHECKPOINT_SUFFIXES)) or os.sep in value or value.startswith(".")
+
+
+def _register_config(path: Path) -> tuple[str, dict[str, Any]]:
+    """Register a model-config JSON with open_clip under a name of its own.
+
+    Accepts open_clip's plain config (embed_dim, vision_cfg, text_cfg) and the hub
+    layout ({"model_cfg": ..., "preprocess_cfg": ...}); returns the name and the
+    preprocessing the file asks for.
+    """
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelLoadError(f"CLIP_MODEL points at {path}, which does not exist.") from None
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"CLIP_MODEL file {path} is not a readable JSON model config: {exc}") from exc
+    model_cfg = raw.get("model_cfg", raw) if isinstance(raw, dict) else None
+    if not isinstance(model_cfg, dict) or not {"embed_dim", "vision_cfg", "text_cfg"} <= model_cfg.keys():
+        raise ModelLoadError(f"CLIP_MODEL file {path} needs embed_dim, vision_cfg and text_cfg.")
+    preprocess = {k: v for k, v in raw.get("preprocess_cfg", {}).items() if k in _PREPROCESS_KEYS}
+    text = json.dumps(model_cfg, sort_keys=True)
+    name = f"toonclip-{path.stem}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+    folder = Path(tempfile.mkdtemp(prefix="toonclip-config-"))
+    (folder / f"{name}.json").write_text(text, encoding="utf-8")
+    open_clip.add_model_config(folder / f"{name}.json")
+    return name, preprocess
+
+
+def _file_identity(path: Path) -> str:
+    stat = path.stat()
+    return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def resolve_spec(model: str, pretrained: str) -> ModelSpec:
+    """Turn the two settings into what to build, or explain what is wrong with them."""
+    preprocess: dict[str, Any] = {}
+    if model.endswith(".json"):
+        name, preprocess = _register_config(Path(model))
+        model_identity = _file_identity(Path(model))
+    else:
+        name = model.replace("/", "-")
+        if name not in open_clip.list_models():
+            raise ModelLoadError(
+                f"CLIP_MODEL '{model}' is neither a known open_clip model nor a path to a config JSON."
+            )
+        model_identity = name
+    if not pretrained:
+        return ModelSpec(name, None, preprocess=preprocess, identity=f"{model_identity}|random")
+    if _is_path(pretrained):
+        path = Path(pretrained)
+        if not path.is_file():
+            raise ModelLoadError(f"CLIP_PRETRAINED points at {path}, which is not a file.")
+        if path.suffix not in CHECKPOINT_SUFFIXES:
+            raise ModelLoadError(
+                f"CLIP_PRETRAINED file {path} must end in one of {', '.join(CHECKPOINT_SUFFIXES)}."
+            )
+        if not preprocess:
+            preprocess = _tag_preprocess(name)
+        return ModelSpec(name, str(path), preprocess=preprocess,
+                         identity=f"{model_identity}|{_file_identity(path)}")
+    tags = open_clip.list_pretrained_tags_by_model(name)
+    if pretrained not in tags:
+        known = ", ".join(tags) if tags else "none"
+        raise ModelLoadError(
+            f"CLIP_PRETRAINED '{pretrained}' is not a known tag for {name} (known: {known}); "
+            "it may also be a path to a local .pt, .bin or .safetensors checkpoint."
+        )
+    tag_cfg = open_clip.get_pretrained_cfg(name, pretrained)
+    # openai weights were trained with QuickGELU; open_clip only warns when the
+    # architecture does not match, and the model then quietly scores worse.
+    quick_gelu = bool(tag_cfg.get("quick_gelu", False))
+    return ModelSpec(name, pretrained, quick_gelu=quick_gelu, identity=f"{model_identity}|{pretrained}")
+
+
+def _tag_preprocess(name: str) -> dict[str, Any]:
+    """The preprocessing of a built-in model's published weights, for a local copy of them."""
+    for tag in open_clip.list_pretrained_tags_by_model(name):
+        cfg = open_clip.get_pretrained_cfg(name, tag)
+        found = {k: cfg[k] for k in _PREPROCESS_KEYS if k in cfg}
+        if found:
+            return found
+    return {}
+
+
+def resolve_precision(precision: str, device: str) -> torch.dtype:
+    """'auto' is fp16 on a GPU and fp32 on a CPU (measured faster there: README, Performance)."""
+    if precision == "auto":
+        precision = "fp32" if device == "cpu" else "fp16"
+    return _DTYPES[precision]
+
+
+class ClipModel:
+    """A loaded CLIP: eval mode, on its device, in its dtype, with its own preprocessing."""
+
+    def __init__(self, model: torch.nn.Module, preprocess: Callable[[Image.Image], torch.Tensor],
+                 tokenizer: Callable[..., torch.Tensor], device: torch.device, dtype: torch.dtype,
+                 identity: str) -> None:
+        self.model = model.eval()
+        self.preprocess = preprocess
+        self.tokenizer = tokenizer
+        self.device = device
+        self.dtype = dtype
+        self.identity = identity
+        size = getattr(getattr(model, "visual", None), "image_size", 224)
+        self.image_size = int(size if isinstance(size, int) else min(size))
+        self.logit_scale = float(model.logit_scale.exp().item())  # type: ignore[operator]
+        self.embed_dim = int(model.text_projection.shape[-1]) if hasattr(model, "text_projection") else 0
+
+    @torch.inference_mode()
+    def encode_images(self, batch: torch.Tensor) -> torch.Tensor:
+        """Preprocessed images (N, 3, H, W) to normalised float32 features (N, D) on the CPU."""
+        pixels = batch.to(self.device, dtype=self.dtype, non_blocking=True)
+        features = self.model.encode_image(pixels)  # type: ignore[operator]
+        return torch.nn.functional.normalize(features.float(), dim=-1).cpu()
+
+    @torch.inference_mode()
+    def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        """Sentences to normalised float32 features (N, D) on the CPU."""
+        tokens = self.tokenizer(list(texts)).to(self.device)
+        features = self.model.encode_text(tokens)  # type: ignore[operator]
+        return torch.nn.functional.normalize(features.float(), dim=-1).cpu()
+
+
+def load_model(model: str, pretrained: str, device: str = "cpu", precision: str = "auto") -> ClipModel:
+    """Build the model named by the settings, load its weights, and ready it for inference."""
+    spec = resolve_spec(model, pretrained)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelLoadError(f"CLIP_DEVICE is {device}, but no CUDA device is available; use cpu.")
+    dtype = resolve_precision(precision, device)
+    try:
+        clip = open_clip.create_model(
+            spec.name,
+            pretrained=spec.pretrained,
+            force_quick_gelu=spec.quick_gelu,
+            force_preprocess_cfg=spec.preprocess or None,
+            device="cpu",
+        )
+    except RuntimeError as exc:
+        if spec.pretrained and not _is_path(spec.pretrained):
+            raise ModelLoadError(
+                f"The weights for {spec.name} ({spec.pretrained}) are not in the Hugging Face cache and "
+                f"could not be downloaded ({exc}). Start once with internet access, or set CLIP_PRETRAINED "
+                "to a local .pt, .bin or .safetensors checkpoint."
+            ) from exc
+        raise ModelLoadError(f"Could not load {spec.name} from {spec.pretrained}: {exc}") from exc
+    cfg = open_clip.get_model_preprocess_cfg(clip)
+    preprocess = open_clip.image_transform(
+        cfg["size"], is_train=False, mean=cfg.get("mean"), std=cfg.get("std"),
+        interpolation=cfg.get("interpolation"), resize_mode=cfg.get("resize_mode"),
+        fill_color=cfg.get("fill_color", 0),
+    )
+    torch_device = torch.device(device)
+    clip = clip.to(device=torch_device, dtype=dtype)
+    tokenizer = open_clip.get_tokenizer(spec.name)
+    logger.info("Loaded %s (%s) on %s in %s", spec.name, spec.pretrained or "random weights", device, dtype)
+    return ClipModel(clip, preprocess, tokenizer, torch_device, dtype, spec.identity)  # type: ignore[arg-type]

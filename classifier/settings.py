@@ -1,0 +1,114 @@
+"""The classifier's settings, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from classifier.labels import DEFAULT_LABELS, LabelError, parse_labels
+from classifier.prompts import DEFAULT_TEMPLATES, TemplateError, check_templates
+
+T = TypeVar("T")
+
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+TEMPLATE_SEPARATOR = "|"
+
+
+class SettingsError(ValueError):
+    """A setting with a value that cannot be used; the message names it."""
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@dataclass(frozen=True)
+class ClassifierSettings:
+    """Everything the classifier can be told; see .env.example for each one."""
+
+    model: str = "ViT-B-32-256"
+    pretrained: str = "datacomp_s34b_b86k"
+    device: str = field(default_factory=default_device)
+    precision: str = "auto"
+    templates: tuple[str, ...] = DEFAULT_TEMPLATES
+    default_labels: tuple[str, ...] = DEFAULT_LABELS
+    cache_dir: Path = Path("data/cache")
+    text_cache_entries: int = 20_000
+    max_image_bytes: int = 20 * 1024 * 1024
+    max_image_pixels: int = 50_000_000
+    batch_max_size: int = 32
+    batch_max_wait_ms: float = 10.0
+    queue_size: int = 256
+    decode_threads: int = 2
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ClassifierSettings:
+        """Build settings from environment variables; unset ones keep their defaults."""
+        env = os.environ if env is None else env
+        defaults = cls()
+        get = _Reader(env)
+        precision = get.text("CLIP_PRECISION", defaults.precision).lower()
+        if precision not in PRECISIONS:
+            raise SettingsError(f"CLIP_PRECISION must be one of {', '.join(PRECISIONS)}, not '{precision}'.")
+        return cls(
+            model=get.text("CLIP_MODEL", defaults.model),
+            pretrained=get.text("CLIP_PRETRAINED", defaults.pretrained),
+            device=get.text("CLIP_DEVICE", defaults.device),
+            precision=precision,
+            templates=get.parsed("CLIP_TEMPLATES", defaults.templates, _parse_templates),
+            default_labels=get.parsed("DEFAULT_LABELS", defaults.default_labels, parse_labels),
+            cache_dir=Path(get.text("CACHE_DIR", str(defaults.cache_dir))),
+            text_cache_entries=get.number("TEXT_CACHE_ENTRIES", defaults.text_cache_entries, int, 1),
+            max_image_bytes=int(get.number("MAX_IMAGE_MB", defaults.max_image_bytes / 2**20, float, 0.001)
+                                * 2**20),
+            max_image_pixels=int(
+                get.number("MAX_IMAGE_MEGAPIXELS", defaults.max_image_pixels / 1e6, float, 0.001) * 1e6
+            ),
+            batch_max_size=get.number("BATCH_MAX_SIZE", defaults.batch_max_size, int, 1),
+            batch_max_wait_ms=get.number("BATCH_MAX_WAIT_MS", defaults.batch_max_wait_ms, float, 0),
+            queue_size=get.number("QUEUE_SIZE", defaults.queue_size, int, 1),
+            decode_threads=get.number("DECODE_THREADS", defaults.decode_threads, int, 1),
+        )
+
+
+def _parse_templates(text: str) -> tuple[str, ...]:
+    templates = tuple(t.strip() for t in text.split(TEMPLATE_SEPARATOR) if t.strip())
+    return check_templates(templates)
+
+
+class _Reader:
+    """Typed access to an environment mapping, with errors that name the variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def text(self, name: str, default: str) -> str:
+        value = self._env.get(name, "").strip()
+        return value or default
+
+    def number(self, name: str, default: T, cast: Callable[[str], T], minimum: float) -> T:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = cast(raw)
+        except ValueError:
+            kind = "a whole number" if cast is int else "a number"
+            raise SettingsError(f"{name} must be {kind}, not '{raw}'.") from None
+        if value < minimum:  # type: ignore[operator]
+            raise SettingsError(f"{name} must be at least {minimum}, not {raw}.")
+        return value
+
+    def parsed(self, name: str, default: T, parse: Callable[[str], T]) -> T:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            return parse(raw)
+        except (LabelError, TemplateError) as exc:
+            raise SettingsError(f"{name}: {exc}") from exc

@@ -1,0 +1,76 @@
+"""A cache of label text embeddings that survives restarts."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+
+class TextEmbeddingCache:
+    """Label embeddings for one (model, weights, templates), in memory and in one file.
+
+    The file is rewritten atomically after new labels are encoded, so a crash never
+    leaves a half-written cache. At most max_entries labels are kept; the least
+    recently used go first.
+    """
+
+    def __init__(self, path: Path | None, max_entries: int = 20_000) -> None:
+        self.path = path
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._lock = threading.Lock()
+        if path is not None and path.exists():
+            self._load(path)
+
+    @staticmethod
+    def file_for(cache_dir: Path, identity: str, templates: tuple[str, ...]) -> Path:
+        """The cache file for one model identity and template list."""
+        digest = hashlib.sha256("\n".join((identity, *templates)).encode()).hexdigest()[:16]
+        return cache_dir / f"text-embeddings-{digest}.pt"
+
+    def _load(self, path: Path) -> None:
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            labels, vectors = saved["labels"], saved["vectors"]
+            for label, vector in zip(labels, vectors, strict=True):
+                self._entries[label] = vector
+        except Exception as exc:  # a damaged cache costs re-encoding, never a failed start
+            logger.warning("Ignoring unreadable text-embedding cache %s: %s", path, exc)
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, label: str) -> torch.Tensor | None:
+        with self._lock:
+            vector = self._entries.get(label)
+            if vector is not None:
+                self._entries.move_to_end(label)
+            return vector
+
+    def put_many(self, items: dict[str, torch.Tensor]) -> None:
+        """Add embeddings and persist the whole cache."""
+        with self._lock:
+            for label, vector in items.items():
+                self._entries[label] = vector
+                self._entries.move_to_end(label)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+            if self.path is not None:
+                self._save(self.path)
+
+    def _save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        labels = list(self._entries)
+        vectors = torch.stack([self._entries[label] for label in labels]) if labels else torch.empty(0)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save({"labels": labels, "vectors": vectors}, tmp)
+        os.replace(tmp, path)

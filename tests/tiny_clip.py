@@ -1,0 +1,186 @@
+"""A tiny CLIP, trained here in about a minute, for tests that need a real model.
+
+    python -m tests.tiny_clip OUT_DIR
+
+Draws its own pictures (one coloured shape per animal), trains a small open_clip
+model contrastively against prompts built from the classifier's own templates, and
+writes the config JSON, the checkpoint and held-out samples under OUT_DIR/samples.
+A build with the same recipe is reused. The last two lines printed are
+CLIP_MODEL=... and CLIP_PRETRAINED=..., ready for a .env file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+import open_clip
+import torch
+from PIL import Image, ImageDraw
+
+from classifier.labels import DEFAULT_LABELS
+from classifier.prompts import DEFAULT_TEMPLATES, expand
+
+IMAGE_SIZE = 32
+DRAW_SIZE = 64
+SAMPLES_PER_LABEL = 6
+MEAN = STD = (0.5, 0.5, 0.5)
+
+# Each animal is a shape in a colour; the model only has to learn which words go with which.
+ANIMALS: dict[str, tuple[str, tuple[int, int, int]]] = {
+    "cat": ("triangle", (240, 140, 30)),
+    "dog": ("square", (130, 80, 40)),
+    "fox": ("diamond", (220, 40, 20)),
+    "bear": ("circle", (70, 40, 20)),
+    "rabbit": ("tall", (250, 170, 210)),
+    "mouse": ("circle", (150, 150, 150)),
+    "duck": ("star", (245, 220, 30)),
+    "pig": ("hexagon", (250, 120, 160)),
+    "lion": ("ring", (200, 150, 20)),
+    "elephant": ("cross", (90, 110, 170)),
+}
+
+MODEL_CFG = {
+    "embed_dim": 64,
+    "vision_cfg": {"image_size": IMAGE_SIZE, "layers": 3, "width": 128, "head_width": 32, "patch_size": 8},
+    "text_cfg": {"context_length": 24, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
+}
+PREPROCESS_CFG = {"mean": list(MEAN), "std": list(STD), "interpolation": "bicubic", "resize_mode": "shortest"}
+TRAINING = {"seed": 7, "steps": 360, "per_label": 12, "lr": 2e-3, "pool_per_label": 400}
+RECIPE = {"version": 1, "labels": list(ANIMALS), "model": MODEL_CFG, "preprocess": PREPROCESS_CFG,
+          "training": TRAINING, "templates": list(DEFAULT_TEMPLATES)}
+
+
+def recipe_hash() -> str:
+    return hashlib.sha256(json.dumps(RECIPE, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _polygon(cx: float, cy: float, r: float, sides: int, turn: float) -> list[tuple[float, float]]:
+    return [(cx + r * math.cos(turn + 2 * math.pi * i / sides), cy + r * math.sin(turn + 2 * math.pi * i / sides))
+            for i in range(sides)]
+
+
+def draw(label: str, rng: random.Random) -> Image.Image:
+    """One picture of an animal: its shape and colour, jittered, on a random light background."""
+    shape, colour = ANIMALS[label]
+    background = tuple(rng.randint(200, 255) for _ in range(3))
+    image = Image.new("RGB", (DRAW_SIZE, DRAW_SIZE), background)  # type: ignore[arg-type]
+    pen = ImageDraw.Draw(image)
+    fill = tuple(max(0, min(255, c + rng.randint(-20, 20))) for c in colour)
+    r = rng.uniform(13, 22)
+    cx, cy = rng.uniform(r + 2, DRAW_SIZE - r - 2), rng.uniform(r + 2, DRAW_SIZE - r - 2)
+    turn = rng.uniform(-0.3, 0.3)
+    if shape == "circle":
+        pen.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
+    elif shape == "tall":
+        pen.ellipse((cx - r * 0.5, cy - r, cx + r * 0.5, cy + r), fill=fill)
+    elif shape == "ring":
+        pen.ellipse((cx - r, cy - r, cx + r, cy + r), outline=fill, width=max(3, int(r / 3)))
+    elif shape == "square":
+        pen.polygon(_polygon(cx, cy, r, 4, math.pi / 4 + turn), fill=fill)
+    elif shape == "diamond":
+        pen.polygon(_polygon(cx, cy, r, 4, turn), fill=fill)
+    elif shape == "triangle":
+        pen.polygon(_polygon(cx, cy, r, 3, -math.pi / 2 + turn), fill=fill)
+    elif shape == "hexagon":
+        pen.polygon(_polygon(cx, cy, r, 6, turn), fill=fill)
+    elif shape == "star":
+        points = [(cx + (r if i % 2 == 0 else r * 0.45) * math.cos(turn - math.pi / 2 + math.pi * i / 5),
+                   cy + (r if i % 2 == 0 else r * 0.45) * math.sin(turn - math.pi / 2 + math.pi * i / 5))
+                  for i in range(10)]
+        pen.polygon(points, fill=fill)
+    elif shape == "cross":
+        w = r * 0.35
+        pen.rectangle((cx - r, cy - w, cx + r, cy + w), fill=fill)
+        pen.rectangle((cx - w, cy - r, cx + w, cy + r), fill=fill)
+    return image
+
+
+def _train(out: Path) -> None:
+    torch.manual_seed(TRAINING["seed"])
+    rng = random.Random(TRAINING["seed"])
+    labels = list(ANIMALS)
+    model = open_clip.model.CLIP(**MODEL_CFG)
+    preprocess = open_clip.image_transform(IMAGE_SIZE, is_train=False, mean=MEAN, std=STD,
+                                           interpolation="bicubic", resize_mode="shortest")
+    tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=MODEL_CFG["text_cfg"]["context_length"])
+    templates = (*DEFAULT_TEMPLATES, "{}", "a {}")
+    prompts = torch.stack([tokenizer(expand(label, templates)) for label in labels])  # (L, T, C)
+    pool = torch.stack([
+        torch.stack([preprocess(draw(label, rng)) for _ in range(TRAINING["pool_per_label"])])
+        for label in labels
+    ])  # (L, P, 3, S, S)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=TRAINING["lr"], weight_decay=0.01)
+    steps = TRAINING["steps"]
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=TRAINING["lr"], total_steps=steps)
+    n_labels, per_label = len(labels), TRAINING["per_label"]
+    targets = torch.arange(n_labels).repeat_interleave(per_label)
+    model.train()
+    for step in range(steps):
+        picks = torch.randint(0, pool.shape[1], (n_labels, per_label))
+        images = pool[torch.arange(n_labels)[:, None], picks].flatten(0, 1)
+        texts = prompts[torch.arange(n_labels), torch.randint(0, len(templates), (n_labels,))]
+        image_features = torch.nn.functional.normalize(model.encode_image(images), dim=-1)
+        text_features = torch.nn.functional.normalize(model.encode_text(texts), dim=-1)
+        logits = model.logit_scale.exp() * image_features @ text_features.T  # (B, L)
+        # Contrastive both ways: each image against every label's prompt, and each
+        # prompt against every image, its positives being all images of its label.
+        text_targets = (targets[None, :] == torch.arange(n_labels)[:, None]).float() / per_label
+        loss = (torch.nn.functional.cross_entropy(logits, targets)
+                + torch.nn.functional.cross_entropy(logits.T, text_targets)) / 2
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        if step % 60 == 0 or step == steps - 1:
+            print(f"step {step:4d}  loss {loss.item():.3f}", file=sys.stderr, flush=True)
+    model.eval()
+    torch.save(model.state_dict(), out / "tiny_clip.pt")
+
+
+def _write_samples(out: Path) -> None:
+    rng = random.Random(TRAINING["seed"] + 1000)  # a different stream: held out from training
+    for label in ANIMALS:
+        folder = out / "samples" / label
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(SAMPLES_PER_LABEL):
+            draw(label, rng).save(folder / f"{i:02d}.png")
+
+
+def build(out: Path) -> tuple[Path, Path]:
+    """Build the tiny model into out (or reuse it); returns (config path, checkpoint path)."""
+    out.mkdir(parents=True, exist_ok=True)
+    config, checkpoint, stamp = out / "tiny_clip.json", out / "tiny_clip.pt", out / "recipe.txt"
+    if stamp.exists() and stamp.read_text() == recipe_hash() and config.exists() and checkpoint.exists():
+        return config, checkpoint
+    stamp.unlink(missing_ok=True)
+    started = time.monotonic()
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    config.write_text(json.dumps({"model_cfg": MODEL_CFG, "preprocess_cfg": PREPROCESS_CFG}, indent=2))
+    _train(out)
+    _write_samples(out)
+    stamp.write_text(recipe_hash())
+    print(f"trained in {time.monotonic() - started:.0f} s", file=sys.stderr)
+    return config, checkpoint
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m tests.tiny_clip OUT_DIR", file=sys.stderr)
+        return 2
+    config, checkpoint = build(Path(argv[0]))
+    assert DEFAULT_LABELS == tuple(ANIMALS)
+    print(f"CLIP_MODEL={config.resolve()}")
+    print(f"CLIP_PRETRAINED={checkpoint.resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
