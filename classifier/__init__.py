@@ -2,7 +2,14 @@
 
 from classifier.factory import create_classifier, create_worker, image_limits
 from classifier.images import DamagedImage, ImageError, ImageLimits, ImageTooLarge, NotAnImage, decode_image
-from classifier.labels import DEFAULT_LABELS, MAX_LABEL_CHARS, MAX_LABELS, MIN_LABELS, LabelError, parse_labels
+from classifier.labels import (
+    DEFAULT_LABELS,
+    MAX_LABEL_CHARS,
+    MAX_LABELS,
+    MIN_LABELS,
+    LabelError,
+    parse_labels,
+)
 from classifier.model import ClipModel, ModelLoadError, load_model
 from classifier.prompts import DEFAULT_TEMPLATES
 from classifier.settings import ClassifierSettings, SettingsError

@@ -145,7 +145,6 @@ class ClipModel:
         size = getattr(getattr(model, "visual", None), "image_size", 224)
         self.image_size = int(size if isinstance(size, int) else min(size))
         self.logit_scale = float(model.logit_scale.exp().item())  # type: ignore[operator]
-        self.embed_dim = int(model.text_projection.shape[-1]) if hasattr(model, "text_projection") else 0
 
     @torch.inference_mode()
     def encode_images(self, batch: torch.Tensor) -> torch.Tensor:
@@ -162,14 +161,10 @@ class ClipModel:
         return torch.nn.functional.normalize(features.float(), dim=-1).cpu()
 
 
-def load_model(model: str, pretrained: str, device: str = "cpu", precision: str = "auto") -> ClipModel:
-    """Build the model named by the settings, load its weights, and ready it for inference."""
-    spec = resolve_spec(model, pretrained)
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelLoadError(f"CLIP_DEVICE is {device}, but no CUDA device is available; use cpu.")
-    dtype = resolve_precision(precision, device)
+def build_model(spec: ModelSpec) -> torch.nn.Module:
+    """Instantiate the architecture of spec on the CPU, with its weights."""
     try:
-        clip = open_clip.create_model(
+        return open_clip.create_model(
             spec.name,
             pretrained=spec.pretrained,
             force_quick_gelu=spec.quick_gelu,
@@ -184,14 +179,28 @@ def load_model(model: str, pretrained: str, device: str = "cpu", precision: str 
                 "to a local .pt, .bin or .safetensors checkpoint."
             ) from exc
         raise ModelLoadError(f"Could not load {spec.name} from {spec.pretrained}: {exc}") from exc
-    cfg = open_clip.get_model_preprocess_cfg(clip)
-    preprocess = open_clip.image_transform(
+
+
+def make_preprocess(model: torch.nn.Module) -> Callable[[Image.Image], torch.Tensor]:
+    """The inference transform that matches the model's own preprocessing settings."""
+    cfg = open_clip.get_model_preprocess_cfg(model)
+    return open_clip.image_transform(
         cfg["size"], is_train=False, mean=cfg.get("mean"), std=cfg.get("std"),
         interpolation=cfg.get("interpolation"), resize_mode=cfg.get("resize_mode"),
         fill_color=cfg.get("fill_color", 0),
     )
+
+
+def load_model(model: str, pretrained: str, device: str = "cpu", precision: str = "auto") -> ClipModel:
+    """Build the model named by the settings, load its weights, and ready it for inference."""
+    spec = resolve_spec(model, pretrained)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelLoadError(f"CLIP_DEVICE is {device}, but no CUDA device is available; use cpu.")
+    dtype = resolve_precision(precision, device)
+    clip = build_model(spec)
+    preprocess = make_preprocess(clip)
     torch_device = torch.device(device)
     clip = clip.to(device=torch_device, dtype=dtype)
     tokenizer = open_clip.get_tokenizer(spec.name)
     logger.info("Loaded %s (%s) on %s in %s", spec.name, spec.pretrained or "random weights", device, dtype)
-    return ClipModel(clip, preprocess, tokenizer, torch_device, dtype, spec.identity)  # type: ignore[arg-type]
+    return ClipModel(clip, preprocess, tokenizer, torch_device, dtype, spec.identity)

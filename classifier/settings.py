@@ -112,3 +112,14 @@ class _Reader:
             return parse(raw)
         except (LabelError, TemplateError) as exc:
             raise SettingsError(f"{name}: {exc}") from exc
+
+
+def read_environment(dotenv: Path | None = Path(".env")) -> dict[str, str]:
+    """The process environment over the values of a .env file (the environment wins)."""
+    from dotenv import dotenv_values
+
+    values: dict[str, str] = {}
+    if dotenv is not None and dotenv.is_file():
+        values.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+    values.update(os.environ)
+    return values

@@ -176,7 +176,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m tests.tiny_clip OUT_DIR", file=sys.stderr)
         return 2
     config, checkpoint = build(Path(argv[0]))
-    assert DEFAULT_LABELS == tuple(ANIMALS)
+    assert tuple(ANIMALS) == DEFAULT_LABELS
     print(f"CLIP_MODEL={config.resolve()}")
     print(f"CLIP_PRETRAINED={checkpoint.resolve()}")
     return 0

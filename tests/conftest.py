@@ -1,0 +1,46 @@
+"""Shared fixtures: the tiny trained CLIP, settings that use it, and a classifier."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+# Never touch the network or a user's Hugging Face cache: an empty cache, offline.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="toonclip-hf-")
+
+import pytest
+
+from classifier import ClassifierSettings, ZeroShotClassifier, create_classifier
+from tests import tiny_clip
+
+TINY_DIR = Path(__file__).resolve().parent.parent / ".cache" / "tiny-clip"
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> tuple[Path, Path]:
+    """(config JSON, checkpoint) of the tiny CLIP, built once and reused between runs."""
+    return tiny_clip.build(TINY_DIR)
+
+
+@pytest.fixture(scope="session")
+def samples_dir(tiny_model: tuple[Path, Path]) -> Path:
+    return TINY_DIR / "samples"
+
+
+@pytest.fixture
+def settings(tiny_model: tuple[Path, Path], tmp_path: Path) -> ClassifierSettings:
+    config, checkpoint = tiny_model
+    return ClassifierSettings(model=str(config), pretrained=str(checkpoint), device="cpu",
+                              cache_dir=tmp_path / "cache")
+
+
+@pytest.fixture
+def classifier(settings: ClassifierSettings) -> ZeroShotClassifier:
+    return create_classifier(settings)
+
+
+def sample(samples_dir: Path, label: str, index: int = 0) -> bytes:
+    """The bytes of one held-out sample picture."""
+    return (samples_dir / label / f"{index:02d}.png").read_bytes()

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from classifier import DEFAULT_LABELS, DEFAULT_TEMPLATES, ClassifierSettings, SettingsError
+from classifier.settings import read_environment
+
+
+def test_defaults() -> None:
+    settings = ClassifierSettings.from_env({})
+    assert (settings.model, settings.pretrained) == ("ViT-B-32-256", "datacomp_s34b_b86k")
+    assert settings.device == "cpu"  # no GPU here
+    assert settings.default_labels == DEFAULT_LABELS
+    assert "this is a painting of cartoon {}." in settings.templates == DEFAULT_TEMPLATES
+    assert settings.max_image_bytes == 20 * 2**20 and settings.max_image_pixels == 50_000_000
+
+
+def test_values_are_read_and_cast() -> None:
+    settings = ClassifierSettings.from_env({
+        "CLIP_MODEL": "ViT-B-32", "CLIP_PRETRAINED": "openai", "CLIP_PRECISION": "BF16",
+        "CLIP_TEMPLATES": "a {} | a drawing of {}", "DEFAULT_LABELS": "owl, bat",
+        "BATCH_MAX_SIZE": "8", "BATCH_MAX_WAIT_MS": "2.5", "MAX_IMAGE_MB": "5", "CACHE_DIR": "/tmp/x",
+    })
+    assert settings.precision == "bf16"
+    assert settings.templates == ("a {}", "a drawing of {}")
+    assert settings.default_labels == ("owl", "bat")
+    assert (settings.batch_max_size, settings.batch_max_wait_ms) == (8, 2.5)
+    assert settings.max_image_bytes == 5 * 2**20
+    assert settings.cache_dir == Path("/tmp/x")
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"BATCH_MAX_SIZE": "lots"}, "BATCH_MAX_SIZE must be a whole number, not 'lots'"),
+    ({"QUEUE_SIZE": "0"}, "QUEUE_SIZE must be at least 1"),
+    ({"CLIP_PRECISION": "fp8"}, "CLIP_PRECISION must be one of"),
+    ({"CLIP_TEMPLATES": "no placeholder"}, "exactly one"),
+    ({"DEFAULT_LABELS": "cat"}, "DEFAULT_LABELS: Give at least 2"),
+])
+def test_bad_values_name_the_setting(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        ClassifierSettings.from_env(env)
+
+
+def test_environment_wins_over_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("CLIP_MODEL=from-file\nQUEUE_SIZE=7\n")
+    monkeypatch.setenv("CLIP_MODEL", "from-env")
+    env = read_environment(dotenv)
+    assert env["CLIP_MODEL"] == "from-env" and env["QUEUE_SIZE"] == "7"

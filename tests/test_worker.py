@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from classifier import (
+    DEFAULT_LABELS,
+    BatchWorker,
+    ClassifierSettings,
+    ImageError,
+    WorkerBusy,
+    WorkerStopped,
+    ZeroShotClassifier,
+    create_worker,
+)
+from tests.conftest import sample
+
+
+def make_worker(settings: ClassifierSettings, classifier: ZeroShotClassifier, **changes: object) -> BatchWorker:
+    return create_worker(ClassifierSettings(**{**settings.__dict__, **changes}), classifier)
+
+
+@pytest.fixture
+async def worker(settings: ClassifierSettings, classifier: ZeroShotClassifier) -> AsyncIterator[BatchWorker]:
+    w = make_worker(settings, classifier, batch_max_wait_ms=2000)
+    w.start()
+    yield w
+    await w.stop()
+
+
+def hold_model(worker: BatchWorker) -> threading.Event:
+    """Occupy the worker's model thread until the returned event is set."""
+    gate = threading.Event()
+    worker._model_pool.submit(gate.wait)
+    return gate
+
+
+async def until(condition: object, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():  # type: ignore[operator]
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.005)
+
+
+async def test_concurrent_requests_share_batches(worker: BatchWorker, samples_dir: Path) -> None:
+    labels = list(DEFAULT_LABELS)
+    jobs = [worker.classify(sample(samples_dir, label, i), labels) for label in labels for i in range(2)]
+    predictions = await asyncio.gather(*jobs)
+    assert [p.label for p in predictions] == [label for label in labels for _ in range(2)]
+    assert worker.stats.images == 20
+    assert worker.stats.batches < 20
+    assert worker.stats.largest_batch > 1
+
+
+async def test_different_label_sets_share_one_batch(worker: BatchWorker, samples_dir: Path) -> None:
+    gate = hold_model(worker)
+    first = asyncio.ensure_future(worker.classify(sample(samples_dir, "pig"), ["pig", "duck"]))
+    second = asyncio.ensure_future(worker.classify(sample(samples_dir, "duck"), ["lion", "duck", "bear"]))
+    await until(lambda: worker.load == 2 and worker._decoding == 0)
+    gate.set()
+    assert (await first).label == "pig"
+    assert (await second).label == "duck"
+    assert worker.stats.batches == 1
+
+
+async def test_a_lone_request_does_not_wait_for_the_batch_timeout(
+    settings: ClassifierSettings, classifier: ZeroShotClassifier, samples_dir: Path
+) -> None:
+    w = make_worker(settings, classifier, batch_max_wait_ms=60_000)
+    w.start()
+    try:
+        prediction = await asyncio.wait_for(w.classify(sample(samples_dir, "cat"), DEFAULT_LABELS), 10)
+        assert prediction.label == "cat"
+    finally:
+        await w.stop()
+
+
+async def test_a_bad_picture_fails_only_its_caller(worker: BatchWorker, samples_dir: Path) -> None:
+    results = await asyncio.gather(
+        worker.classify(sample(samples_dir, "fox"), DEFAULT_LABELS),
+        worker.classify(b"not a picture", DEFAULT_LABELS),
+        worker.classify(sample(samples_dir, "bear"), DEFAULT_LABELS),
+        return_exceptions=True,
+    )
+    assert results[0].label == "fox"  # type: ignore[union-attr]
+    assert isinstance(results[1], ImageError)
+    assert results[2].label == "bear"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("batch_size", "run"), [(1, 2), (32, 3)])
+async def test_a_cancelled_caller_is_skipped(
+    settings: ClassifierSettings, classifier: ZeroShotClassifier, samples_dir: Path, batch_size: int, run: int
+) -> None:
+    """Cancelled while queued: never run. Cancelled while its batch runs: its answer is dropped."""
+    worker = make_worker(settings, classifier, batch_max_size=batch_size, batch_max_wait_ms=2000)
+    worker.start()
+    gate = hold_model(worker)
+    calls = [asyncio.ensure_future(worker.classify(sample(samples_dir, label), DEFAULT_LABELS))
+             for label in ("cat", "dog", "fox")]
+    await until(lambda: worker._decoding == 0 and worker.load == 3)
+    calls[1].cancel()
+    gate.set()
+    assert (await calls[0]).label == "cat"
+    assert (await calls[2]).label == "fox"
+    with pytest.raises(asyncio.CancelledError):
+        await calls[1]
+    assert worker.stats.images == run
+    assert worker.load == 0
+    assert (await worker.classify(sample(samples_dir, "duck"), DEFAULT_LABELS)).label == "duck"
+    await worker.stop()
+
+
+async def test_a_full_queue_says_busy_at_once(
+    settings: ClassifierSettings, classifier: ZeroShotClassifier, samples_dir: Path
+) -> None:
+    w = make_worker(settings, classifier, queue_size=2)
+    w.start()
+    gate = hold_model(w)
+    accepted = [asyncio.ensure_future(w.classify(sample(samples_dir, "cat"), DEFAULT_LABELS)) for _ in range(2)]
+    await until(lambda: w.load == 2)
+    with pytest.raises(WorkerBusy, match="busy"):
+        await w.classify(sample(samples_dir, "dog"), DEFAULT_LABELS)
+    gate.set()
+    assert [(await a).label for a in accepted] == ["cat", "cat"]
+    assert (await w.classify(sample(samples_dir, "dog"), DEFAULT_LABELS)).label == "dog"
+    await w.stop()
+
+
+async def test_stop_answers_everything_accepted_then_refuses(
+    settings: ClassifierSettings, classifier: ZeroShotClassifier, samples_dir: Path
+) -> None:
+    w = make_worker(settings, classifier, batch_max_size=2)
+    w.start()
+    gate = hold_model(w)
+    labels = ("rabbit", "mouse", "lion", "pig", "elephant")
+    accepted = [asyncio.ensure_future(w.classify(sample(samples_dir, label), DEFAULT_LABELS)) for label in labels]
+    await until(lambda: w.load == 5)
+    stopping = asyncio.ensure_future(w.stop())
+    await until(lambda: w._closing)
+    with pytest.raises(WorkerStopped):
+        await w.classify(sample(samples_dir, "cat"), DEFAULT_LABELS)
+    gate.set()
+    await stopping
+    assert [(await a).label for a in accepted] == list(labels)

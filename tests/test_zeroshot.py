@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from classifier import DEFAULT_LABELS, ClassifierSettings, ImageLimits, ZeroShotClassifier, create_classifier
+from classifier import decode_image as decode
+from tests.conftest import sample
+
+
+def test_tiny_model_is_at_least_90_percent_right_on_held_out_samples(
+    classifier: ZeroShotClassifier, samples_dir: Path
+) -> None:
+    right = total = 0
+    for folder in sorted(samples_dir.iterdir()):
+        images = [decode(p.read_bytes(), ImageLimits(), classifier.image_size) for p in sorted(folder.iterdir())]
+        predictions = classifier.classify_images(images, DEFAULT_LABELS)
+        right += sum(p.label == folder.name for p in predictions)
+        total += len(predictions)
+    assert total >= 5 * len(DEFAULT_LABELS)
+    assert right / total >= 0.9
+
+
+def test_prediction_is_sorted_and_sums_to_one(classifier: ZeroShotClassifier, samples_dir: Path) -> None:
+    image = decode(sample(samples_dir, "duck"), ImageLimits())
+    [prediction] = classifier.classify_images([image], ["cat", "duck", "pig"])
+    probabilities = [p for _, p in prediction.ranking]
+    assert prediction.label == "duck"
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert abs(sum(probabilities) - 1) < 1e-5
+    assert {label for label, _ in prediction.ranking} == {"cat", "duck", "pig"}
+
+
+def test_label_embedding_is_the_renormalised_template_mean(classifier: ZeroShotClassifier) -> None:
+    [vector] = classifier.label_embeddings(["fox"])
+    sentences = [t.replace("{}", "fox") for t in classifier.templates]
+    mean = classifier.clip.encode_texts(sentences).mean(dim=0)
+    expected = mean / mean.norm()
+    assert (vector - expected).abs().max().item() < 1e-5
+    assert abs(vector.norm().item() - 1) < 1e-5
+
+
+def test_seen_labels_are_not_encoded_again(classifier: ZeroShotClassifier) -> None:
+    classifier.label_embeddings(["cat", "dog", "fox"])
+    assert classifier.encoded_labels == 3
+    classifier.label_embeddings(["fox", "dog", "cat"])
+    assert classifier.encoded_labels == 3
+    classifier.label_embeddings(["cat", "owl"])  # shares one label: only the new one is encoded
+    assert classifier.encoded_labels == 4
+
+
+def test_text_cache_survives_a_restart(settings: ClassifierSettings) -> None:
+    first = create_classifier(settings)
+    before = first.label_embeddings(["cat", "dog"])
+    second = create_classifier(settings)
+    after = second.label_embeddings(["dog", "cat"])
+    assert second.encoded_labels == 0
+    assert (after[0] - before[1]).abs().max().item() == 0
+
+
+def test_cache_is_per_template_list(settings: ClassifierSettings) -> None:
+    create_classifier(settings).label_embeddings(["cat", "dog"])
+    other = ClassifierSettings(**{**settings.__dict__, "templates": ("a {}",)})
+    fresh = create_classifier(other)
+    fresh.label_embeddings(["cat", "dog"])
+    assert fresh.encoded_labels == 2
+
+
+def test_damaged_cache_file_is_ignored(settings: ClassifierSettings) -> None:
+    first = create_classifier(settings)
+    first.label_embeddings(["cat", "dog"])
+    assert first.cache.path is not None
+    first.cache.path.write_bytes(b"not a cache")
+    second = create_classifier(settings)
+    second.label_embeddings(["cat", "dog"])
+    assert second.encoded_labels == 2
