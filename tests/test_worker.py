@@ -99,8 +99,11 @@ async def test_a_cancelled_caller_is_skipped(
     worker = make_worker(settings, classifier, batch_max_size=batch_size, batch_max_wait_ms=2000)
     worker.start()
     gate = hold_model(worker)
-    calls = [asyncio.ensure_future(worker.classify(sample(samples_dir, label), DEFAULT_LABELS))
-             for label in ("cat", "dog", "fox")]
+    calls = [asyncio.ensure_future(worker.classify(sample(samples_dir, "cat"), DEFAULT_LABELS))]
+    if batch_size == 1:  # the cat alone goes first, so the dog is still queued when cancelled
+        await until(lambda: worker.stats.batches == 1)
+    calls += [asyncio.ensure_future(worker.classify(sample(samples_dir, label), DEFAULT_LABELS))
+              for label in ("dog", "fox")]
     await until(lambda: worker._decoding == 0 and worker.load == 3)
     calls[1].cancel()
     gate.set()
