@@ -51,7 +51,7 @@ class ClassifierSettings:
         """Build settings from environment variables; unset ones keep their defaults."""
         env = os.environ if env is None else env
         defaults = cls()
-        get = _Reader(env)
+        get = EnvReader(env)
         precision = get.text("CLIP_PRECISION", defaults.precision).lower()
         if precision not in PRECISIONS:
             raise SettingsError(f"CLIP_PRECISION must be one of {', '.join(PRECISIONS)}, not '{precision}'.")
@@ -81,7 +81,7 @@ def _parse_templates(text: str) -> tuple[str, ...]:
     return check_templates(templates)
 
 
-class _Reader:
+class EnvReader:
     """Typed access to an environment mapping, with errors that name the variable."""
 
     def __init__(self, env: Mapping[str, str]) -> None:

@@ -10,10 +10,18 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="toonclip-hf-")
 
-import pytest
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import pytest
+from telegram import Update
+from telegram.ext import Application
+
+from bot.app import build_application
+from bot.settings import BotSettings
 from classifier import ClassifierSettings, ZeroShotClassifier, create_classifier
 from tests import tiny_clip
+from tests.fake_telegram import FakeTelegram
 
 TINY_DIR = Path(__file__).resolve().parent.parent / ".cache" / "tiny-clip"
 
@@ -44,3 +52,46 @@ def classifier(settings: ClassifierSettings) -> ZeroShotClassifier:
 def sample(samples_dir: Path, label: str, index: int = 0) -> bytes:
     """The bytes of one held-out sample picture."""
     return (samples_dir / label / f"{index:02d}.png").read_bytes()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    server = FakeTelegram()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def bot_settings(settings: ClassifierSettings, fake: FakeTelegram, tmp_path: Path) -> BotSettings:
+    return BotSettings(token=fake.token, classifier=settings, base_url=fake.base_url,
+                       base_file_url=fake.base_file_url, database_path=tmp_path / "bot.sqlite3",
+                       poll_timeout_seconds=1, game_round_seconds=30)
+
+
+@asynccontextmanager
+async def running_bot(settings: BotSettings) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    """The real application, started as run_polling starts it, and stopped the same way."""
+    application = build_application(settings)
+    await application.initialize()
+    assert application.post_init is not None
+    await application.post_init(application)
+    assert application.updater is not None
+    await application.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
+    await application.start()
+    try:
+        yield application
+    finally:
+        await application.updater.stop()
+        await application.stop()
+        if application.post_stop:
+            await application.post_stop(application)
+        await application.shutdown()
+        if application.post_shutdown:
+            await application.post_shutdown(application)
+
+
+@pytest.fixture
+async def bot(bot_settings: BotSettings) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    async with running_bot(bot_settings) as application:
+        yield application

@@ -1,0 +1,110 @@
+"""The one place that assembles the bot: services, handlers, lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import handlers
+from bot.ratelimit import UserRateLimit
+from bot.services import SERVICES_KEY, Services
+from bot.settings import BotSettings
+from bot.storage import Storage
+from classifier import create_classifier, create_worker
+
+logger = logging.getLogger(__name__)
+
+PICTURES = filters.PHOTO | filters.Sticker.ALL | filters.Document.ALL
+CLASSIFY_CAPTION = filters.CaptionRegex(r"^/classify(@\w+)?(\s|$)")
+COMMANDS = (
+    BotCommand("classify", "what animal is this picture? (reply to it)"),
+    BotCommand("labels", "show or set this chat's labels"),
+    BotCommand("game", "guess what the AI sees (reply to a picture)"),
+    BotCommand("top", "this chat's leaderboard"),
+    BotCommand("help", "how to use the bot"),
+)
+
+
+def build_application(settings: BotSettings) -> Application:
+    """The bot with every handler; services start in post_init and stop in post_shutdown."""
+    builder = (
+        Application.builder()
+        .token(settings.token)
+        .concurrent_updates(settings.concurrent_updates)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(_start_services)
+        .post_shutdown(_stop_services)
+        .get_updates_read_timeout(settings.poll_timeout_seconds + 10)
+    )
+    if settings.base_url:
+        builder = builder.base_url(settings.base_url)
+    if settings.base_file_url:
+        builder = builder.base_file_url(settings.base_file_url)
+    application = builder.build()
+    application.bot_data["settings"] = settings
+
+    private = filters.ChatType.PRIVATE
+    application.add_handlers([
+        CommandHandler(["start", "help"], handlers.start),
+        CommandHandler("labels", handlers.labels),
+        CommandHandler("classify", handlers.classify),
+        MessageHandler(PICTURES & CLASSIFY_CAPTION, handlers.classify),
+        MessageHandler(private & PICTURES & ~filters.CaptionRegex(r"^/"), handlers.picture),
+        MessageHandler(private & filters.TEXT & ~filters.COMMAND, handlers.private_text),
+    ])
+    application.add_error_handler(handlers.on_error)
+    return application
+
+
+async def _start_services(application: Application) -> None:
+    settings: BotSettings = application.bot_data["settings"]
+    storage = await Storage.open(settings.database_path)
+    try:
+        classifier = await asyncio.to_thread(create_classifier, settings.classifier)
+        # Encode the default labels now, so the first user does not wait for it.
+        await asyncio.to_thread(classifier.label_embeddings, settings.classifier.default_labels)
+    except BaseException:
+        await storage.close()
+        raise
+    worker = create_worker(settings.classifier, classifier)
+    worker.start()
+    application.bot_data[SERVICES_KEY] = Services(
+        settings=settings, classifier=classifier, worker=worker, storage=storage,
+        rate_limit=UserRateLimit(settings.rate_limit_per_minute),
+    )
+    await application.bot.set_my_commands(COMMANDS)
+    logger.info("toonclip is up as @%s", application.bot.username)
+
+
+async def _stop_services(application: Application) -> None:
+    svc: Services | None = application.bot_data.pop(SERVICES_KEY, None)
+    if svc is None:
+        return
+    await svc.worker.stop()
+    await svc.storage.close()
+    logger.info("toonclip stopped")
+
+
+def run(settings: BotSettings) -> None:
+    """Run until SIGINT or SIGTERM: long polling, or a webhook when WEBHOOK_URL is set."""
+    application = build_application(settings)
+    if settings.webhook_url:
+        application.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path="telegram",
+            webhook_url=settings.webhook_url,
+            secret_token=settings.webhook_secret,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        application.run_polling(allowed_updates=Update.ALL_TYPES, timeout=int(settings.poll_timeout_seconds))

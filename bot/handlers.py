@@ -1,0 +1,189 @@
+"""Telegram handlers: parse the update, call the classifier, reply. No model work happens here."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Chat, ChatMember, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot import replies
+from bot.pictures import NoPicture, PictureTooLarge, download, find_picture, has_picture
+from bot.ratelimit import Verdict
+from bot.services import Services, services
+from classifier import ImageError, LabelError, Prediction, WorkerBusy, WorkerStopped, parse_labels
+
+logger = logging.getLogger(__name__)
+
+RESET_WORDS = frozenset({"reset", "default"})
+
+
+def command_argument(text: str | None) -> str:
+    """What follows the command word: '/labels@bot cat, dog' -> 'cat, dog' (newlines kept)."""
+    if not text:
+        return ""
+    parts = text.split(maxsplit=1)
+    return parts[1].strip() if len(parts) == 2 else ""
+
+
+def addressed_to_another_bot(text: str, username: str | None) -> bool:
+    """'/classify@OtherBot' in a caption is not for us."""
+    command = text.split(maxsplit=1)[0] if text.split() else ""
+    if "@" not in command:
+        return False
+    return command.split("@", 1)[1].lower() != (username or "").lower()
+
+
+def is_label_list(caption: str) -> bool:
+    return "," in caption or "\n" in caption.strip()
+
+
+async def reply(message: Message, text: str) -> None:
+    await message.reply_text(text, parse_mode=ParseMode.HTML, do_quote=True,
+                             disable_web_page_preview=True)
+
+
+def sender_id(update: Update) -> int:
+    message = update.effective_message
+    if message is not None and message.sender_chat is not None:
+        return message.sender_chat.id
+    return update.effective_user.id if update.effective_user else 0
+
+
+async def recognise(update: Update, context: ContextTypes.DEFAULT_TYPE, source: Message,
+                    labels: tuple[str, ...] | None) -> Prediction | None:
+    """Download and classify the picture in source; on any refusal, answer why and return None.
+
+    Used by /classify, plain pictures and the game: every answer quotes source.
+    """
+    svc: Services = services(context)
+    verdict = svc.rate_limit.check(sender_id(update))
+    if verdict is not Verdict.ALLOW:
+        if verdict is Verdict.WARN:
+            await reply(source, replies.RATE_LIMITED)
+        return None
+    max_bytes = svc.settings.classifier.max_image_bytes
+    try:
+        picture = find_picture(source, svc.classifier.image_size)
+        data = await download(context.bot, picture, max_bytes)
+        chosen = labels or await svc.labels_for(source.chat_id)
+        return await svc.worker.classify(data, chosen)
+    except NoPicture as exc:
+        await reply(source, replies.escaped(str(exc)))
+    except PictureTooLarge as exc:
+        await reply(source, replies.too_large(int(exc.args[0]), max_bytes))
+    except ImageError as exc:
+        await reply(source, replies.escaped(str(exc)))
+    except WorkerBusy:
+        await reply(source, replies.BUSY)
+    except WorkerStopped:
+        await reply(source, replies.STOPPING)
+    except TelegramError as exc:
+        logger.warning("Could not download a picture in chat %s: %s", source.chat_id, exc)
+        await reply(source, replies.DOWNLOAD_FAILED)
+    return None
+
+
+async def classify_and_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, source: Message,
+                              label_text: str) -> None:
+    """Classify source against label_text (or the chat's labels when empty) and answer."""
+    labels = None
+    if label_text:
+        try:
+            labels = parse_labels(label_text)
+        except LabelError as exc:
+            await reply(update.effective_message or source, replies.escaped(str(exc)))
+            return
+    result = await recognise(update, context, source, labels)
+    if result is not None:
+        await reply(source, replies.prediction(result))
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Explain what the bot does and name every command: /start and /help."""
+    if update.effective_message:
+        await reply(update.effective_message, replies.HELP)
+
+
+async def picture(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A picture in a private chat: classify it, with its caption as labels when it is a list."""
+    message = update.effective_message
+    if message is None:
+        return
+    caption = message.caption or ""
+    await classify_and_answer(update, context, message, caption if is_label_list(caption) else "")
+
+
+async def classify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Classify the picture this command replies to, or carries as its caption: /classify [labels]."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.caption is not None:
+        if addressed_to_another_bot(message.caption, context.bot.username):
+            return
+        await classify_and_answer(update, context, message, command_argument(message.caption))
+        return
+    target = message.reply_to_message
+    if not has_picture(target):
+        await reply(message, replies.CLASSIFY_USAGE)
+        return
+    await classify_and_answer(update, context, target, command_argument(message.text))  # type: ignore[arg-type]
+
+
+async def may_change_labels(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """In groups only admins may: checked with getChatMember; anonymous admins post as the group."""
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or message is None or chat.type == Chat.PRIVATE:
+        return True
+    if message.sender_chat is not None:
+        return message.sender_chat.id == chat.id
+    if update.effective_user is None:
+        return False
+    member = await context.bot.get_chat_member(chat.id, update.effective_user.id)
+    return member.status in (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
+
+
+async def labels(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show, set or reset the chat's label set: /labels, /labels cat, dog, fox, /labels reset."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None:
+        return
+    svc = services(context)
+    argument = command_argument(message.text)
+    if not argument:
+        own = await svc.storage.get_labels(chat.id)
+        await reply(message, replies.labels_shown(own or svc.settings.classifier.default_labels, own is None))
+        return
+    if not await may_change_labels(update, context):
+        await reply(message, replies.ADMINS_ONLY)
+        return
+    if argument.lower() in RESET_WORDS:
+        await svc.storage.reset_labels(chat.id)
+        await reply(message, replies.labels_reset(svc.settings.classifier.default_labels))
+        return
+    try:
+        new = parse_labels(argument)
+    except LabelError as exc:
+        await reply(message, replies.labels_refused(str(exc)))
+        return
+    await svc.storage.set_labels(chat.id, new)  # committed before we say so
+    await reply(message, replies.labels_set(new))
+
+
+async def private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any other text in a private chat: say what the bot is for."""
+    if update.effective_message:
+        await reply(update.effective_message, replies.PRIVATE_HINT)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the traceback; tell the user one short sentence."""
+    logger.error("Error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message is not None:
+        try:
+            await update.effective_message.reply_text(replies.INTERNAL_ERROR)
+        except TelegramError:
+            logger.warning("Could not tell the user about the error")

@@ -1,0 +1,41 @@
+"""Logging setup that never writes the bot token."""
+
+from __future__ import annotations
+
+import logging
+
+REDACTED = "<token>"
+
+
+class RedactToken(logging.Filter):
+    """Replaces the bot token in every record (the HTTP client logs URLs that contain it)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.token:
+            return True
+        message = record.getMessage()
+        if self.token in message:
+            record.msg = message.replace(self.token, REDACTED)
+            record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            if self.token in text:
+                record.exc_text = text.replace(self.token, REDACTED)
+                record.exc_info = None
+        return True
+
+
+def setup_logging(token: str, level: int = logging.INFO) -> None:
+    """Log to stderr with the token redacted; keep the HTTP client's per-request lines out."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactToken(token))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -1,0 +1,80 @@
+"""Finding the picture in a Telegram message and downloading no more of it than needed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import Bot, Message, PhotoSize
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+
+
+class NoPicture(Exception):
+    """The message holds nothing to classify; the message says what to send instead."""
+
+
+class PictureTooLarge(Exception):
+    """Telegram reports a file larger than the limit: not downloaded."""
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A file on Telegram's servers that should be an image."""
+
+    file_id: str
+    file_size: int | None
+    kind: str  # photo, document, sticker, sticker thumbnail
+
+
+def smallest_covering(sizes: tuple[PhotoSize, ...], side: int) -> PhotoSize:
+    """The smallest size whose shorter side is at least side; the largest if none is."""
+    ordered = sorted(sizes, key=lambda s: s.width * s.height)
+    for size in ordered:
+        if min(size.width, size.height) >= side:
+            return size
+    return ordered[-1]
+
+
+def has_picture(message: Message | None) -> bool:
+    return message is not None and bool(message.photo or message.sticker or _image_document(message))
+
+
+def _image_document(message: Message) -> bool:
+    document = message.document
+    if document is None:
+        return False
+    name = (document.file_name or "").lower()
+    return (document.mime_type or "").startswith("image/") or name.endswith(IMAGE_EXTENSIONS)
+
+
+def find_picture(message: Message, side: int) -> Picture:
+    """The picture to classify in message, choosing the cheapest adequate file; raises NoPicture."""
+    if message.photo:
+        best = smallest_covering(message.photo, side)
+        return Picture(best.file_id, best.file_size, "photo")
+    if message.sticker:
+        sticker = message.sticker
+        if not (sticker.is_animated or sticker.is_video):
+            return Picture(sticker.file_id, sticker.file_size, "sticker")
+        if sticker.thumbnail is None:
+            raise NoPicture("This sticker cannot be read: it is animated and has no preview picture.")
+        return Picture(sticker.thumbnail.file_id, sticker.thumbnail.file_size, "sticker thumbnail")
+    if message.document:
+        if not _image_document(message):
+            raise NoPicture("That file is not a picture; send a photo, a sticker or an image file "
+                            "(JPEG, PNG, WEBP, GIF, BMP or TIFF).")
+        return Picture(message.document.file_id, message.document.file_size, "document")
+    raise NoPicture("There is no picture here; send a photo, a sticker or an image file.")
+
+
+async def download(bot: Bot, picture: Picture, max_bytes: int) -> bytes:
+    """The picture's bytes, refusing files over max_bytes before and after downloading."""
+    if picture.file_size is not None and picture.file_size > max_bytes:
+        raise PictureTooLarge(picture.file_size)
+    file = await bot.get_file(picture.file_id)
+    if file.file_size is not None and file.file_size > max_bytes:
+        raise PictureTooLarge(file.file_size)
+    data = bytes(await file.download_as_bytearray())
+    if len(data) > max_bytes:
+        raise PictureTooLarge(len(data))
+    return data

@@ -1,0 +1,48 @@
+"""Per-user limit on pictures: past it, one polite message, then silence until the window passes."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from enum import Enum
+
+
+class Verdict(Enum):
+    ALLOW = "allow"
+    WARN = "warn"  # the first refusal in a window: say so once
+    DROP = "drop"  # refused again: stay silent
+
+
+class UserRateLimit:
+    """At most `limit` pictures per user in any `window` seconds (0 disables the limit)."""
+
+    def __init__(self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._seen: dict[int, deque[float]] = {}
+        self._warned: dict[int, float] = {}
+
+    def check(self, user_id: int) -> Verdict:
+        if self.limit <= 0:
+            return Verdict.ALLOW
+        now = self._clock()
+        times = self._seen.setdefault(user_id, deque())
+        while times and now - times[0] >= self.window:
+            times.popleft()
+        if len(times) < self.limit:
+            times.append(now)
+            self._warned.pop(user_id, None)
+            return Verdict.ALLOW
+        if user_id in self._warned:
+            return Verdict.DROP
+        self._warned[user_id] = now
+        return Verdict.WARN
+
+    def forget_idle(self) -> None:
+        """Drop users with no picture in the window, so memory follows active users only."""
+        now = self._clock()
+        for user_id in [u for u, t in self._seen.items() if not t or now - t[-1] >= self.window]:
+            self._seen.pop(user_id, None)
+            self._warned.pop(user_id, None)

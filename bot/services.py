@@ -1,0 +1,33 @@
+"""What the handlers share: settings, the classifier worker, storage. Owned by the application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+from telegram.ext import ContextTypes
+
+from bot.ratelimit import UserRateLimit
+from bot.settings import BotSettings
+from bot.storage import Storage
+from classifier import BatchWorker, ZeroShotClassifier
+
+SERVICES_KEY = "toonclip"
+
+
+@dataclass
+class Services:
+    settings: BotSettings
+    classifier: ZeroShotClassifier
+    worker: BatchWorker
+    storage: Storage
+    rate_limit: UserRateLimit
+    games: Any = None  # bot.game.Games, set when the game is assembled
+
+    async def labels_for(self, chat_id: int) -> tuple[str, ...]:
+        """The chat's label set, or the default one."""
+        return await self.storage.get_labels(chat_id) or self.settings.classifier.default_labels
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    return cast(Services, context.bot_data[SERVICES_KEY])

@@ -1,0 +1,60 @@
+"""The bot's settings, read once from the environment and .env."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from classifier.settings import ClassifierSettings, EnvReader, SettingsError
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    """Everything the bot can be told; see .env.example for each one."""
+
+    token: str
+    classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
+    base_url: str | None = None
+    base_file_url: str | None = None
+    database_path: Path = Path("data/toonclip.sqlite3")
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8443
+    concurrent_updates: int = 256
+    rate_limit_per_minute: int = 20
+    game_round_seconds: float = 30.0
+    poll_timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> BotSettings:
+        """Build settings from a mapping of environment variables; TELEGRAM_BOT_TOKEN is required."""
+        get = EnvReader(env)
+        token = get.text("TELEGRAM_BOT_TOKEN", "")
+        if not token:
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and put it in .env "
+                "(see .env.example)."
+            )
+        defaults = cls(token=token)
+        webhook_url = get.text("WEBHOOK_URL", "") or None
+        webhook_secret = get.text("WEBHOOK_SECRET", "") or None
+        if webhook_url and not webhook_secret:
+            raise SettingsError("WEBHOOK_SECRET must be set when WEBHOOK_URL is: Telegram sends it with "
+                                "every update so the bot can refuse forged ones.")
+        return cls(
+            token=token,
+            classifier=ClassifierSettings.from_env(env),
+            base_url=get.text("TELEGRAM_BASE_URL", "") or None,
+            base_file_url=get.text("TELEGRAM_BASE_FILE_URL", "") or None,
+            database_path=Path(get.text("DATABASE_PATH", str(defaults.database_path))),
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+            webhook_listen=get.text("WEBHOOK_LISTEN", defaults.webhook_listen),
+            webhook_port=get.number("WEBHOOK_PORT", defaults.webhook_port, int, 1),
+            concurrent_updates=get.number("CONCURRENT_UPDATES", defaults.concurrent_updates, int, 1),
+            rate_limit_per_minute=get.number("RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, int, 0),
+            game_round_seconds=get.number("GAME_ROUND_SECONDS", defaults.game_round_seconds, float, 1),
+            poll_timeout_seconds=get.number("POLL_TIMEOUT_SECONDS", defaults.poll_timeout_seconds, float, 0),
+        )

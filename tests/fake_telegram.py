@@ -1,0 +1,255 @@
+"""A fake Telegram Bot API server on 127.0.0.1, speaking Telegram's JSON shapes.
+
+It answers the methods the bot uses, serves files, queues updates for getUpdates
+and records every call, so tests can drive the real Application over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "123456:TEST-token-never-logged"
+BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Toonclip", "username": "toonclip_bot",
+            "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+ADMIN_FIELDS = ("can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages",
+                "can_manage_video_chats", "can_restrict_members", "can_promote_members", "can_change_info",
+                "can_invite_users", "can_post_stories", "can_edit_stories", "can_delete_stories")
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+class FakeTelegram:
+    """Start with `await fake.start()`; point the bot at fake.base_url and fake.base_file_url."""
+
+    def __init__(self, token: str = TOKEN, poll_cap: float = 0.5) -> None:
+        self.token = token
+        self.poll_cap = poll_cap
+        self.calls: list[Call] = []
+        self.updates: list[dict[str, Any]] = []
+        self.files: dict[str, bytes] = {}
+        self.downloads: list[str] = []
+        self.members: dict[tuple[int, int], str] = {}
+        self.chats: dict[int, dict[str, Any]] = {}
+        # method -> queue of (status, description, retry_after) to answer instead of the real thing
+        self.failures: dict[str, list[tuple[int, str, int | None]]] = {}
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(100_000)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # Server
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 2**20)
+        app.router.add_post("/bot{token}/{method}", self._api)
+        app.router.add_get("/bot{token}/{method}", self._api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        if request.content_type == "application/json":
+            return dict(await request.json())
+        form = await request.post()
+        return {key: value for key, value in form.items() if isinstance(value, str)}
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        method = request.match_info["method"]
+        params = await self._params(request)
+        self.calls.append(Call(method, params))
+        async with self._changed:
+            self._changed.notify_all()
+        planned = self.failures.get(method)
+        if planned:
+            status, description, retry_after = planned.pop(0)
+            body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+            if retry_after is not None:
+                body["parameters"] = {"retry_after": retry_after}
+            return web.json_response(body, status=status)
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            return web.json_response({"ok": False, "error_code": 404, "description": f"Not Found: {method}"},
+                                     status=404)
+        try:
+            result = await handler(params)
+        except LookupError as exc:
+            return web.json_response({"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"},
+                                     status=400)
+        return web.json_response({"ok": True, "result": result})
+
+    async def _file(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        file_id = request.match_info["path"].removeprefix("files/")
+        if file_id not in self.files:
+            return web.Response(status=404)
+        self.downloads.append(file_id)
+        return web.Response(body=self.files[file_id], content_type="application/octet-stream")
+
+    # Methods
+
+    async def _m_getMe(self, params: dict[str, Any]) -> Any:
+        return BOT_USER
+
+    async def _m_deleteWebhook(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _m_setMyCommands(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _m_getUpdates(self, params: dict[str, Any]) -> Any:
+        offset = int(params.get("offset") or 0)
+        limit = int(params.get("limit") or 100)
+        if offset:
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]  # confirmed ones are gone
+        deadline = time.monotonic() + min(float(params.get("timeout") or 0), self.poll_cap)
+        async with self._changed:
+            while not self.updates and time.monotonic() < deadline:
+                try:
+                    await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
+                except TimeoutError:
+                    break
+        return self.updates[:limit]
+
+    async def _m_getFile(self, params: dict[str, Any]) -> Any:
+        file_id = params["file_id"]
+        if file_id not in self.files:
+            raise LookupError("invalid file_id")
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(self.files[file_id]),
+                "file_path": f"files/{file_id}"}
+
+    def _sent_message(self, params: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        return {"message_id": next(self._message_ids), "date": int(time.time()),
+                "chat": self.chats.get(chat_id, {"id": chat_id, "type": "private"}), "from": BOT_USER, **extra}
+
+    async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
+        return self._sent_message(params, text=params["text"])
+
+    async def _m_editMessageText(self, params: dict[str, Any]) -> Any:
+        message = self._sent_message(params, text=params["text"])
+        message["message_id"] = int(params["message_id"])
+        return message
+
+    async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
+        message = self._sent_message(params, text="")
+        message["message_id"] = int(params["message_id"])
+        return message
+
+    async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _m_getChatMember(self, params: dict[str, Any]) -> Any:
+        chat_id, user_id = int(params["chat_id"]), int(params["user_id"])
+        status = self.members.get((chat_id, user_id), "member")
+        member: dict[str, Any] = {"status": status, "user": {"id": user_id, "is_bot": False, "first_name": "U"}}
+        if status == "administrator":
+            member |= dict.fromkeys(ADMIN_FIELDS, False) | {"can_manage_chat": True}
+        if status == "creator":
+            member["is_anonymous"] = False
+        return member
+
+    # Building updates
+
+    def add_file(self, data: bytes, file_id: str | None = None) -> str:
+        file_id = file_id or f"file{len(self.files) + 1}"
+        self.files[file_id] = data
+        return file_id
+
+    def photo(self, sizes: list[tuple[int, int, bytes]]) -> list[dict[str, Any]]:
+        """PhotoSize dicts for (width, height, bytes) triples, registering each file."""
+        return [{"file_id": self.add_file(data), "file_unique_id": f"p{len(self.files)}", "width": w,
+                 "height": h, "file_size": len(data)} for w, h, data in sizes]
+
+    async def push(self, **message: Any) -> dict[str, Any]:
+        """Queue a message update; returns the message."""
+        message.setdefault("message_id", next(self._message_ids))
+        message.setdefault("date", int(time.time()))
+        for key, entities in (("text", "entities"), ("caption", "caption_entities")):
+            text = message.get(key)
+            if isinstance(text, str) and text.startswith("/"):
+                message.setdefault(entities, [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}])
+        self.chats[message["chat"]["id"]] = message["chat"]
+        await self.push_update({"message": message})
+        return message
+
+    async def push_update(self, update: dict[str, Any]) -> int:
+        update_id = next(self._update_ids)
+        self.updates.append({"update_id": update_id, **update})
+        async with self._changed:
+            self._changed.notify_all()
+        return update_id
+
+    # Reading what the bot did
+
+    def sent(self, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """sendMessage calls, optionally for one chat, with reply_parameters decoded."""
+        found = []
+        for call in self.calls:
+            if call.method != "sendMessage" or (chat_id is not None and int(call.params["chat_id"]) != chat_id):
+                continue
+            params = dict(call.params)
+            for key in ("reply_parameters", "reply_markup"):
+                if isinstance(params.get(key), str):
+                    params[key] = json.loads(params[key])
+            found.append(params)
+        return found
+
+    def methods(self, name: str) -> list[Call]:
+        return [call for call in self.calls if call.method == name]
+
+    async def wait_for(self, condition: Callable[[], bool], timeout: float = 20.0) -> None:
+        """Wait until condition() holds, re-checking after every API call; fail after timeout."""
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while not condition():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError("the bot did not do what was expected in time")
+                try:
+                    await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
+                except TimeoutError:
+                    pass
+
+
+def user(user_id: int, first_name: str = "Ann", **extra: Any) -> dict[str, Any]:
+    return {"id": user_id, "is_bot": False, "first_name": first_name, **extra}
+
+
+def private_chat(user_id: int) -> dict[str, Any]:
+    return {"id": user_id, "type": "private", "first_name": "Ann"}
+
+
+def group_chat(chat_id: int, title: str = "Friends") -> dict[str, Any]:
+    return {"id": chat_id, "type": "supergroup", "title": title}
