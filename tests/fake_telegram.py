@@ -7,6 +7,7 @@ and records every call, so tests can drive the real Application over HTTP.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -237,10 +238,8 @@ class FakeTelegram:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise AssertionError("the bot did not do what was expected in time")
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
-                except TimeoutError:
-                    pass
 
 
 def user(user_id: int, first_name: str = "Ann", **extra: Any) -> dict[str, Any]:
