@@ -9,12 +9,13 @@ from telegram import BotCommand, Update
 from telegram.ext import (
     AIORateLimiter,
     Application,
+    CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
     filters,
 )
 
-from bot import handlers
+from bot import game, handlers
 from bot.ratelimit import UserRateLimit
 from bot.services import SERVICES_KEY, Services
 from bot.settings import BotSettings
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 PICTURES = filters.PHOTO | filters.Sticker.ALL | filters.Document.ALL
 CLASSIFY_CAPTION = filters.CaptionRegex(r"^/classify(@\w+)?(\s|$)")
+GAME_CAPTION = filters.CaptionRegex(r"^/game(@\w+)?(\s|$)")
 COMMANDS = (
     BotCommand("classify", "what animal is this picture? (reply to it)"),
     BotCommand("labels", "show or set this chat's labels"),
@@ -58,6 +60,12 @@ def build_application(settings: BotSettings) -> Application:
         CommandHandler("labels", handlers.labels),
         CommandHandler("classify", handlers.classify),
         MessageHandler(PICTURES & CLASSIFY_CAPTION, handlers.classify),
+        CommandHandler("game", game.game),
+        MessageHandler(PICTURES & GAME_CAPTION, game.game),
+        CommandHandler("reveal", game.reveal),
+        CommandHandler("top", game.top),
+        CallbackQueryHandler(game.vote, pattern=rf"^{game.CALLBACK_PREFIX}:"),
+        CallbackQueryHandler(game.unknown_button),
         MessageHandler(private & PICTURES & ~filters.CaptionRegex(r"^/"), handlers.picture),
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, handlers.private_text),
     ])
@@ -77,11 +85,13 @@ async def _start_services(application: Application) -> None:
         raise
     worker = create_worker(settings.classifier, classifier)
     worker.start()
+    games = game.Games(storage, application.bot, settings.game_round_seconds)
     application.bot_data[SERVICES_KEY] = Services(
         settings=settings, classifier=classifier, worker=worker, storage=storage,
-        rate_limit=UserRateLimit(settings.rate_limit_per_minute),
+        rate_limit=UserRateLimit(settings.rate_limit_per_minute), games=games,
     )
     await application.bot.set_my_commands(COMMANDS)
+    await games.recover()
     logger.info("toonclip is up as @%s", application.bot.username)
 
 
@@ -89,6 +99,7 @@ async def _stop_services(application: Application) -> None:
     svc: Services | None = application.bot_data.pop(SERVICES_KEY, None)
     if svc is None:
         return
+    await svc.games.stop()
     await svc.worker.stop()
     await svc.storage.close()
     logger.info("toonclip stopped")

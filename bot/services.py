@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, cast
 
 from telegram.ext import ContextTypes
 
@@ -11,6 +11,9 @@ from bot.ratelimit import UserRateLimit
 from bot.settings import BotSettings
 from bot.storage import Storage
 from classifier import BatchWorker, ZeroShotClassifier
+
+if TYPE_CHECKING:
+    from bot.game import Games
 
 SERVICES_KEY = "toonclip"
 
@@ -22,7 +25,7 @@ class Services:
     worker: BatchWorker
     storage: Storage
     rate_limit: UserRateLimit
-    games: Any = None  # bot.game.Games, set when the game is assembled
+    games: Games
 
     async def labels_for(self, chat_id: int) -> tuple[str, ...]:
         """The chat's label set, or the default one."""

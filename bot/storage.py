@@ -5,9 +5,12 @@ Only chat ids, user ids, display names, label sets and scores are stored; never 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +104,20 @@ class Storage:
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
         self.path = path
+        # One connection: writes take turns, so one coroutine's transaction never swallows another's statements.
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error; committed when the block ends."""
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
 
     @classmethod
     async def open(cls, path: Path) -> Storage:
@@ -141,16 +158,11 @@ class Storage:
             raise StorageError(f"DATABASE_PATH {self.path} has schema version {version}, newer than this "
                                f"toonclip knows ({len(MIGRATIONS)}); upgrade toonclip.")
         for number in range(version, len(MIGRATIONS)):
-            await db.execute("BEGIN IMMEDIATE")
-            try:
+            async with self._transaction():
                 for statement in filter(str.strip, MIGRATIONS[number].split(";")):
                     await db.execute(statement)
                 await db.execute(f"PRAGMA user_version = {number + 1}")
                 await db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                await db.execute("COMMIT")
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
             logger.info("Database %s migrated to version %d", self.path, number + 1)
 
     async def schema_version(self) -> int:
@@ -168,11 +180,95 @@ class Storage:
 
     async def set_labels(self, chat_id: int, labels: tuple[str, ...]) -> None:
         """Store the chat's label set; committed when this returns."""
-        await self._db.execute(
-            "INSERT INTO chat_labels (chat_id, labels, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT(chat_id) DO UPDATE SET labels = excluded.labels, updated_at = excluded.updated_at",
-            (chat_id, json.dumps(list(labels), ensure_ascii=False), time.time()),
-        )
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO chat_labels (chat_id, labels, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(chat_id) DO UPDATE SET labels = excluded.labels, updated_at = excluded.updated_at",
+                (chat_id, json.dumps(list(labels), ensure_ascii=False), time.time()),
+            )
 
     async def reset_labels(self, chat_id: int) -> None:
-        await self._db.execute("DELETE FROM chat_labels WHERE chat_id = ?", (chat_id,))
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM chat_labels WHERE chat_id = ?", (chat_id,))
+
+    # The guessing game
+
+    async def open_round(self, chat_id: int, starter_id: int, options: tuple[str, ...], answer: int,
+                         probability: float, ends_at: float) -> int | None:
+        """A new open round, or None when the chat already has one."""
+        try:
+            async with self._transaction() as db:
+                cursor = await db.execute(
+                    "INSERT INTO rounds (chat_id, starter_id, options, answer, probability, ends_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (chat_id, starter_id, json.dumps(list(options), ensure_ascii=False), answer, probability,
+                     ends_at),
+                )
+        except aiosqlite.IntegrityError:
+            return None
+        return cursor.lastrowid
+
+    async def set_round_message(self, round_id: int, message_id: int) -> None:
+        async with self._transaction() as db:
+            await db.execute("UPDATE rounds SET message_id = ? WHERE id = ?", (message_id, round_id))
+
+    async def _rounds(self, where: str, args: tuple[object, ...]) -> list[Round]:
+        query = ("SELECT id, chat_id, message_id, starter_id, options, answer, probability, ends_at, closed "
+                 f"FROM rounds WHERE {where} ORDER BY id")
+        async with self._db.execute(query, args) as cursor:
+            rows = await cursor.fetchall()
+        return [Round(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5], r[6], r[7], bool(r[8])) for r in rows]
+
+    async def get_round(self, round_id: int) -> Round | None:
+        found = await self._rounds("id = ?", (round_id,))
+        return found[0] if found else None
+
+    async def open_round_in(self, chat_id: int) -> Round | None:
+        found = await self._rounds("chat_id = ? AND closed = 0", (chat_id,))
+        return found[0] if found else None
+
+    async def open_rounds(self) -> list[Round]:
+        return await self._rounds("closed = 0", ())
+
+    async def vote(self, round_id: int, user_id: int, name: str, option: int, now: float) -> tuple[str, int]:
+        """Record a vote: ('recorded' | 'already' | 'closed', votes so far), atomically with the round's end."""
+        async with self._transaction() as db:
+            async with db.execute("SELECT closed, ends_at FROM rounds WHERE id = ?", (round_id,)) as cursor:
+                row = await cursor.fetchone()
+            if row is None or row[0] or now >= row[1]:
+                outcome = "closed"
+            else:
+                cursor = await db.execute(
+                    "INSERT OR IGNORE INTO votes (round_id, user_id, name, option) VALUES (?, ?, ?, ?)",
+                    (round_id, user_id, name, option),
+                )
+                outcome = "recorded" if cursor.rowcount == 1 else "already"
+            async with db.execute("SELECT count(*) FROM votes WHERE round_id = ?", (round_id,)) as cursor:
+                (count,) = await cursor.fetchone()  # type: ignore[misc]
+        return outcome, int(count)
+
+    async def close_round(self, round_id: int) -> tuple[Round, list[Vote]] | None:
+        """End a round and give each right voter a point; None if it was already over."""
+        async with self._transaction() as db:
+            cursor = await db.execute("UPDATE rounds SET closed = 1 WHERE id = ? AND closed = 0", (round_id,))
+            if cursor.rowcount != 1:
+                return None
+            [ended] = await self._rounds("id = ?", (round_id,))
+            async with db.execute(
+                "SELECT user_id, name, option FROM votes WHERE round_id = ? ORDER BY rowid", (round_id,)
+            ) as cursor:
+                votes = [Vote(r[0], r[1], r[2]) for r in await cursor.fetchall()]
+            for vote in votes:
+                if vote.option == ended.answer:
+                    await db.execute(
+                        "INSERT INTO scores (chat_id, user_id, name, points) VALUES (?, ?, ?, 1) "
+                        "ON CONFLICT(chat_id, user_id) DO UPDATE SET points = points + 1, name = excluded.name",
+                        (ended.chat_id, vote.user_id, vote.name),
+                    )
+        return ended, votes
+
+    async def leaderboard(self, chat_id: int, limit: int = 10) -> list[tuple[str, int]]:
+        async with self._db.execute(
+            "SELECT name, points FROM scores WHERE chat_id = ? ORDER BY points DESC, name LIMIT ?", (chat_id, limit)
+        ) as cursor:
+            return [(r[0], r[1]) for r in await cursor.fetchall()]

@@ -30,6 +30,7 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    result: Any = None
 
 
 class FakeTelegram:
@@ -88,7 +89,8 @@ class FakeTelegram:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
         params = await self._params(request)
-        self.calls.append(Call(method, params))
+        call = Call(method, params)
+        self.calls.append(call)
         async with self._changed:
             self._changed.notify_all()
         planned = self.failures.get(method)
@@ -107,6 +109,7 @@ class FakeTelegram:
         except LookupError as exc:
             return web.json_response({"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"},
                                      status=400)
+        call.result = result
         return web.json_response({"ok": True, "result": result})
 
     async def _file(self, request: web.Request) -> web.Response:

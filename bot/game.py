@@ -1,0 +1,230 @@
+"""The group guessing game: who can tell what the AI will see? CLIP is the judge."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from html import escape
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ContextTypes
+
+from bot import replies
+from bot.handlers import addressed_to_another_bot, recognise, reply
+from bot.pictures import has_picture
+from bot.services import services
+from bot.storage import Round, Storage, Vote
+from classifier import Prediction
+
+logger = logging.getLogger(__name__)
+
+CALLBACK_PREFIX = "g"  # callback data: "g:<round id>:<option index>", at most ~25 bytes for any label
+MAX_CHOICES = 4
+QUESTION = "Which animal does the AI see?"
+GAME_USAGE = "Reply to a photo, sticker or image file with /game, or send a photo with /game as its caption."
+
+
+def choose_options(prediction: Prediction, labels: tuple[str, ...], rng: random.Random) -> tuple[list[str], int]:
+    """The model's top label plus up to three others, shuffled; returns (options, index of the answer)."""
+    others = [label for label in labels if label != prediction.label]
+    options = [prediction.label, *rng.sample(others, min(len(others), MAX_CHOICES - 1))]
+    rng.shuffle(options)
+    return options, options.index(prediction.label)
+
+
+def keyboard(round_id: int, options: tuple[str, ...] | list[str]) -> InlineKeyboardMarkup:
+    buttons = [InlineKeyboardButton(label, callback_data=f"{CALLBACK_PREFIX}:{round_id}:{i}")
+               for i, label in enumerate(options)]
+    return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
+
+
+def round_text(votes: int) -> str:
+    return f"{QUESTION}\nVotes: {votes}"
+
+
+def reveal_text(ended: Round, votes: list[Vote], note: str = "") -> str:
+    answer = ended.options[ended.answer]
+    winners = [escape(v.name) for v in votes if v.option == ended.answer]
+    lines = [f"The AI saw: <b>{escape(answer)}</b> ({replies.percent(ended.probability)})."]
+    if winners:
+        lines.append(f"Right: {', '.join(winners)} — one point each.")
+    elif votes:
+        lines.append("Nobody got it right.")
+    else:
+        lines.append("Nobody voted.")
+    if note:
+        lines.append(note)
+    return "\n".join(lines)
+
+
+def seconds_left(open_round: Round) -> int:
+    return max(0, round(open_round.ends_at - time.time()))
+
+
+class Games:
+    """Owns the round timers; rounds themselves live in the database."""
+
+    def __init__(self, storage: Storage, bot: Bot, round_seconds: float) -> None:
+        self.storage = storage
+        self.bot = bot
+        self.round_seconds = round_seconds
+        self.rng = random.Random()
+        self._timers: dict[int, asyncio.Task[None]] = {}
+
+    def schedule_end(self, round_id: int, delay: float) -> None:
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            self._timers.pop(round_id, None)
+            await self.end(round_id)
+
+        self._timers[round_id] = asyncio.get_running_loop().create_task(later(), name=f"round-{round_id}")
+
+    async def end(self, round_id: int, note: str = "") -> bool:
+        """End the round if it is still open: award points, reveal, remove the buttons."""
+        timer = self._timers.pop(round_id, None)
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
+        closed = await self.storage.close_round(round_id)
+        if closed is None:
+            return False
+        ended, votes = closed
+        text = reveal_text(ended, votes, note)
+        try:
+            if ended.message_id is None:
+                raise BadRequest("no round message")
+            await self.bot.edit_message_text(text, chat_id=ended.chat_id, message_id=ended.message_id,
+                                             parse_mode="HTML")
+        except BadRequest:
+            await self.bot.send_message(ended.chat_id, text, parse_mode="HTML")
+        except TelegramError:
+            logger.exception("Could not reveal round %d in chat %d", ended.id, ended.chat_id)
+        return True
+
+    async def recover(self) -> None:
+        """End the rounds that were open when the bot stopped, so none is left hanging."""
+        for stale in await self.storage.open_rounds():
+            try:
+                await self.end(stale.id, note="(This round was cut short by a restart of the bot.)")
+            except TelegramError:
+                logger.exception("Could not end round %d after a restart", stale.id)
+
+    async def stop(self) -> None:
+        """Cancel the timers; open rounds stay open in the database and end at the next start."""
+        timers = list(self._timers.values())
+        self._timers.clear()
+        for timer in timers:
+            timer.cancel()
+        await asyncio.gather(*timers, return_exceptions=True)
+
+
+async def game(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Start a round on the picture this command replies to or captions: /game."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None:
+        return
+    if message.caption is not None:
+        if addressed_to_another_bot(message.caption, context.bot.username):
+            return
+        source = message
+    elif has_picture(message.reply_to_message):
+        source = message.reply_to_message  # type: ignore[assignment]
+    else:
+        await reply(message, GAME_USAGE)
+        return
+    svc = services(context)
+    games: Games = svc.games
+    running = await svc.storage.open_round_in(chat.id)
+    if running is not None:
+        await reply(message, f"A round is already running: {seconds_left(running)} s left.")
+        return
+    labels = await svc.labels_for(chat.id)
+    prediction = await recognise(update, context, source, labels)
+    if prediction is None:
+        return
+    options, answer = choose_options(prediction, labels, games.rng)
+    starter = update.effective_user.id if update.effective_user else 0
+    round_id = await svc.storage.open_round(chat.id, starter, tuple(options), answer, prediction.probability,
+                                            time.time() + games.round_seconds)
+    if round_id is None:  # another /game won the race
+        running = await svc.storage.open_round_in(chat.id)
+        left = seconds_left(running) if running else 0
+        await reply(message, f"A round is already running: {left} s left.")
+        return
+    sent = await source.reply_text(round_text(0), reply_markup=keyboard(round_id, options), do_quote=True)
+    await svc.storage.set_round_message(round_id, sent.message_id)
+    games.schedule_end(round_id, games.round_seconds)
+
+
+def parse_callback(data: str | None) -> tuple[int, int] | None:
+    """(round id, option) from callback data, or None when it is not ours or malformed."""
+    parts = (data or "").split(":")
+    if len(parts) != 3 or parts[0] != CALLBACK_PREFIX or not parts[1].isdigit() or not parts[2].isdigit():
+        return None
+    return int(parts[1]), int(parts[2])
+
+
+async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button press: check everything on the server side, record one vote, answer every press."""
+    query = update.callback_query
+    if query is None:
+        return
+    svc = services(context)
+    parsed = parse_callback(query.data)
+    chat_id = query.message.chat.id if query.message else None
+    found = await svc.storage.get_round(parsed[0]) if parsed else None
+    if parsed is None or found is None or found.chat_id != chat_id or not 0 <= parsed[1] < len(found.options):
+        await query.answer("This button is not valid.")
+        return
+    option = parsed[1]
+    outcome, count = await svc.storage.vote(found.id, query.from_user.id, query.from_user.full_name, option,
+                                            time.time())
+    if outcome == "closed":
+        await query.answer("This round is over.")
+        return
+    if outcome == "already":
+        await query.answer("You already voted.")
+        return
+    await query.answer(f"You picked {found.options[option]}")
+    try:
+        await query.edit_message_text(round_text(count), reply_markup=keyboard(found.id, found.options))
+    except BadRequest as exc:  # "message is not modified" when two presses race: harmless
+        logger.debug("Vote count not updated: %s", exc)
+
+
+async def reveal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """End the chat's round now; only the player who started it may: /reveal."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None:
+        return
+    svc = services(context)
+    running = await svc.storage.open_round_in(chat.id)
+    if running is None:
+        await reply(message, "No round is running. Start one with /game.")
+        return
+    if update.effective_user is None or update.effective_user.id != running.starter_id:
+        await reply(message, "Only the player who started the round can reveal it.")
+        return
+    await svc.games.end(running.id)
+
+
+async def top(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The chat's leaderboard, top 10: /top."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None:
+        return
+    board = await services(context).storage.leaderboard(chat.id)
+    if not board:
+        await reply(message, "No points yet: start a round with /game.")
+        return
+    lines = ["<b>Leaderboard</b>"]
+    lines += [f"{i}. {escape(name)} — {points}" for i, (name, points) in enumerate(board, start=1)]
+    await reply(message, "\n".join(lines))
+
+
+async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any other button press (forged or from an old version): answer it, change nothing."""
+    if update.callback_query is not None:
+        await update.callback_query.answer("This button is not valid.")
