@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -79,7 +81,9 @@ async def _start_services(application: Application) -> None:
     try:
         classifier = await asyncio.to_thread(create_classifier, settings.classifier)
         # Encode the default labels now, so the first user does not wait for it.
-        await asyncio.to_thread(classifier.label_embeddings, settings.classifier.default_labels)
+        await asyncio.get_running_loop().run_in_executor(
+            classifier.executor, classifier.label_embeddings, settings.classifier.default_labels
+        )
     except BaseException:
         await storage.close()
         raise
@@ -101,6 +105,7 @@ async def _stop_services(application: Application) -> None:
         return
     await svc.games.stop()
     await svc.worker.stop()
+    await asyncio.to_thread(svc.classifier.close)
     await svc.storage.close()
     logger.info("toonclip stopped")
 
@@ -119,3 +124,26 @@ def run(settings: BotSettings) -> None:
         )
     else:
         application.run_polling(allowed_updates=Update.ALL_TYPES, timeout=int(settings.poll_timeout_seconds))
+
+
+@asynccontextmanager
+async def started(application: Application, poll_timeout: int = 1) -> AsyncIterator[Application]:
+    """Run the application inside an event loop that is already running, with the steps
+    run_polling takes (post_init, polling, start; then the same stops in reverse).
+    For tests and the benchmark; `python -m bot` uses run_polling, which also handles signals."""
+    await application.initialize()
+    if application.post_init:
+        await application.post_init(application)
+    assert application.updater is not None
+    await application.updater.start_polling(poll_interval=0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES)
+    await application.start()
+    try:
+        yield application
+    finally:
+        await application.updater.stop()
+        await application.stop()
+        if application.post_stop:
+            await application.post_stop(application)
+        await application.shutdown()
+        if application.post_shutdown:
+            await application.post_shutdown(application)

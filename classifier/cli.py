@@ -11,7 +11,7 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="measure speed (see README, Performance)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--seconds", type=float, default=3.0, help="time per throughput measurement")
+    bench.add_argument("--random-weights", action="store_true",
+                       help="the configured architecture with random weights: timing only, no download")
     return parser
 
 
@@ -192,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _evaluate(args, settings)
         from classifier.bench import run_bench
 
+        if args.random_weights:
+            settings = replace(settings, pretrained="")
         return run_bench(settings, seconds=args.seconds, as_json=args.json)
     except (UsageError, SettingsError, ModelLoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from classifier.images import ImageLimits
 from classifier.model import load_model
 from classifier.settings import ClassifierSettings
@@ -11,11 +13,17 @@ from classifier.zeroshot import ZeroShotClassifier
 
 
 def create_classifier(settings: ClassifierSettings) -> ZeroShotClassifier:
-    """Load the model and open its text-embedding cache."""
-    clip = load_model(settings.model, settings.pretrained, settings.device, settings.precision)
+    """Load the model (on the thread that will run it) and open its text-embedding cache."""
+    executor = ThreadPoolExecutor(1, thread_name_prefix="toonclip-model")
+    try:
+        clip = executor.submit(load_model, settings.model, settings.pretrained, settings.device,
+                               settings.precision).result()
+    except BaseException:
+        executor.shutdown()
+        raise
     cache_file = TextEmbeddingCache.file_for(settings.cache_dir, clip.identity, settings.templates)
     cache = TextEmbeddingCache(cache_file, settings.text_cache_entries)
-    return ZeroShotClassifier(clip, settings.templates, cache)
+    return ZeroShotClassifier(clip, settings.templates, cache, executor)
 
 
 def image_limits(settings: ClassifierSettings) -> ImageLimits:

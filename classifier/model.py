@@ -157,8 +157,35 @@ class ClipModel:
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
         """Sentences to normalised float32 features (N, D) on the CPU."""
         tokens = self.tokenizer(list(texts)).to(self.device)
-        features = self.model.encode_text(tokens)  # type: ignore[operator]
+        encode = _encode_text_trimmed if _can_trim(self.model) else type(self.model).encode_text  # type: ignore[attr-defined]
+        features = encode(self.model, tokens)
         return torch.nn.functional.normalize(features.float(), dim=-1).cpu()
+
+
+def _can_trim(model: torch.nn.Module) -> bool:
+    """CLIP's own text tower: causal attention, pooled at the end-of-text token (the highest id)."""
+    return (type(model) is open_clip.CLIP and getattr(model, "text_pool_type", None) == "argmax"
+            and getattr(model, "attn_mask", None) is not None)
+
+
+def _encode_text_trimmed(model: open_clip.CLIP, tokens: torch.Tensor) -> torch.Tensor:
+    """open_clip's encode_text, run only up to the longest sentence's end-of-text token.
+
+    Prompts are ~10 tokens of a 77-token context. With a causal mask the padding after
+    the end token cannot change anything before it, so cutting it off gives the same
+    features several times faster (tested against encode_text).
+    """
+    length = int(tokens.argmax(dim=-1).max().item()) + 1
+    tokens = tokens[:, :length]
+    cast = model.transformer.get_cast_dtype()
+    x = model.token_embedding(tokens).to(cast) + model.positional_embedding[:length].to(cast)
+    x = model.transformer(x, attn_mask=model.attn_mask[:length, :length])
+    x = model.ln_final(x)
+    x = x[torch.arange(x.shape[0], device=x.device), tokens.argmax(dim=-1)]
+    projection = model.text_projection
+    if projection is None:
+        return x
+    return projection(x) if isinstance(projection, torch.nn.Linear) else x @ projection
 
 
 def build_model(spec: ModelSpec) -> torch.nn.Module:

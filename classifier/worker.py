@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import torch
+import numpy as np
 from PIL import Image
 
 from classifier.images import ImageLimits, decode_image, to_rgb
@@ -28,7 +28,7 @@ class WorkerStopped(RuntimeError):
 
 @dataclass
 class _Request:
-    pixels: torch.Tensor
+    pixels: np.ndarray
     labels: tuple[str, ...]
     future: asyncio.Future[Prediction]
 
@@ -47,9 +47,10 @@ class WorkerStats:
 class BatchWorker:
     """Collects classify() calls into batches and runs them on the model in one thread.
 
-    Decoding and preprocessing run in a small thread pool, in parallel with each other
-    and with the model. A batch closes when it is full, when max_wait has passed, or at
-    once when nothing more is on its way, so a lone request never waits for company.
+    Decoding, resizing and cropping run in a small thread pool, in parallel with each
+    other and with the model; all torch work runs on the classifier's one thread. A batch
+    closes when it is full, when max_wait has passed, or at once when nothing more is on
+    its way, so a lone request never waits for company.
     """
 
     def __init__(self, classifier: ZeroShotClassifier, limits: ImageLimits, *, max_batch: int = 32,
@@ -61,7 +62,6 @@ class BatchWorker:
         self.queue_size = queue_size
         self.stats = WorkerStats()
         self._decode_pool = ThreadPoolExecutor(decode_threads, thread_name_prefix="toonclip-decode")
-        self._model_pool = ThreadPoolExecutor(1, thread_name_prefix="toonclip-model")
         self._pending: deque[_Request] = deque()
         self._arrived = asyncio.Event()
         self._admitted = 0
@@ -86,7 +86,6 @@ class BatchWorker:
         if self._task is not None:
             await self._task
         self._decode_pool.shutdown(wait=True)
-        self._model_pool.shutdown(wait=True)
 
     async def classify(self, image: bytes | Image.Image, labels: Sequence[str]) -> Prediction:
         """Classify one picture against labels; raises ImageError, WorkerBusy or WorkerStopped."""
@@ -114,12 +113,12 @@ class BatchWorker:
             self._admitted -= 1
             self._arrived.set()
 
-    def _prepare(self, image: bytes | Image.Image) -> torch.Tensor:
+    def _prepare(self, image: bytes | Image.Image) -> np.ndarray:
         if isinstance(image, Image.Image):
             picture = to_rgb(image)
         else:
             picture = decode_image(image, self.limits, self.classifier.image_size)
-        return self.classifier.preprocess(picture)
+        return self.classifier.prepare(picture)
 
     def _take(self, n: int) -> list[_Request]:
         taken: list[_Request] = []
@@ -161,7 +160,7 @@ class BatchWorker:
             self.stats.largest_batch = max(self.stats.largest_batch, len(live))
             self.stats.sizes.append(len(live))
             try:
-                results = await loop.run_in_executor(self._model_pool, self._infer, live)
+                results = await loop.run_in_executor(self.classifier.executor, self._infer, live)
             except Exception as exc:
                 logger.exception("A batch of %d failed", len(live))
                 self.stats.failed_batches += 1
@@ -178,7 +177,7 @@ class BatchWorker:
                     request.future.set_result(result)
 
     def _infer(self, batch: list[_Request]) -> list[Prediction | Exception]:
-        features = self.classifier.clip.encode_images(torch.stack([r.pixels for r in batch]))
+        features = self.classifier.clip.encode_images(self.classifier.to_batch([r.pixels for r in batch]))
         results: list[Prediction | Exception] = []
         for request, vector in zip(batch, features, strict=True):
             try:

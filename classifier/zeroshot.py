@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from PIL import Image
+from torchvision.transforms import Normalize
 
 from classifier.model import ClipModel
 from classifier.prompts import expand
@@ -32,23 +35,61 @@ class Prediction:
         return self.ranking[:k]
 
 
-class ZeroShotClassifier:
-    """Scores images against any label set, encoding each label's prompts once."""
+def split_preprocess(
+    transform: Callable[[Image.Image], torch.Tensor],
+) -> tuple[list[Callable[[Image.Image], Image.Image]], torch.Tensor, torch.Tensor]:
+    """open_clip's transform as (picture steps, mean, std): resizing and cropping run on
+    Pillow in any thread; to-tensor and normalisation run batched on the model's thread."""
+    steps = list(getattr(transform, "transforms", [transform]))
+    names = [type(step).__name__ for step in steps]
+    cut = next((i for i, name in enumerate(names) if "ToTensor" in name), None)
+    if cut is None or len(steps) != cut + 2 or not isinstance(steps[-1], Normalize):
+        raise ValueError(f"Unexpected preprocessing {names}: expected picture steps, ToTensor, Normalize.")
+    normalize = steps[-1]
+    mean = torch.tensor(normalize.mean, dtype=torch.float32).view(1, 3, 1, 1)
+    std = torch.tensor(normalize.std, dtype=torch.float32).view(1, 3, 1, 1)
+    return steps[:cut], mean, std
 
-    def __init__(self, clip: ClipModel, templates: tuple[str, ...], cache: TextEmbeddingCache) -> None:
+
+class ZeroShotClassifier:
+    """Scores images against any label set, encoding each label's prompts once.
+
+    All torch work belongs on `executor`, one thread: on a small CPU, torch running in
+    several threads at once makes every OpenMP team slower (README, Performance).
+    """
+
+    def __init__(self, clip: ClipModel, templates: tuple[str, ...], cache: TextEmbeddingCache,
+                 executor: ThreadPoolExecutor | None = None) -> None:
         self.clip = clip
         self.templates = templates
         self.cache = cache
+        self.executor = executor or ThreadPoolExecutor(1, thread_name_prefix="toonclip-model")
         self.encoded_labels = 0  # labels whose prompts went through the text encoder
         self._encode_lock = threading.Lock()
+        self._picture_steps, self._mean, self._std = split_preprocess(clip.preprocess)
 
     @property
     def image_size(self) -> int:
         return self.clip.image_size
 
+    def close(self) -> None:
+        """Finish queued torch work and release the model thread."""
+        self.executor.shutdown(wait=True)
+
+    def prepare(self, image: Image.Image) -> np.ndarray:
+        """Resize and crop an RGB image for the model: (S, S, 3) uint8. Safe in any thread."""
+        for step in self._picture_steps:
+            image = step(image)
+        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+    def to_batch(self, pictures: Sequence[np.ndarray]) -> torch.Tensor:
+        """Prepared pictures to the normalised float32 batch (N, 3, S, S) the model reads."""
+        batch = torch.from_numpy(np.stack(pictures)).permute(0, 3, 1, 2).float().div_(255)
+        return batch.sub_(self._mean).div_(self._std)
+
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """An RGB image to the model's input tensor (3, S, S), float32."""
-        return self.clip.preprocess(image)
+        return self.to_batch([self.prepare(image)])[0]
 
     def label_embeddings(self, labels: Sequence[str]) -> torch.Tensor:
         """(L, D) normalised embeddings: the renormalised mean of each label's template embeddings."""
@@ -78,6 +119,6 @@ class ZeroShotClassifier:
 
     def classify_images(self, images: Sequence[Image.Image], labels: Sequence[str]) -> list[Prediction]:
         """Synchronous convenience: decoded images to predictions, one batch."""
-        batch = torch.stack([self.preprocess(image) for image in images])
+        batch = self.to_batch([self.prepare(image) for image in images])
         features = self.clip.encode_images(batch)
         return [self.score(f, labels) for f in features]

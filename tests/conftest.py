@@ -11,13 +11,12 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="toonclip-hf-")
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
 import pytest
-from telegram import Update
 from telegram.ext import Application
 
-from bot.app import build_application
+from bot.app import build_application, started
 from bot.settings import BotSettings
 from classifier import ClassifierSettings, ZeroShotClassifier, create_classifier
 from tests import tiny_clip
@@ -69,26 +68,9 @@ def bot_settings(settings: ClassifierSettings, fake: FakeTelegram, tmp_path: Pat
                        poll_timeout_seconds=1, game_round_seconds=30)
 
 
-@asynccontextmanager
-async def running_bot(settings: BotSettings) -> AsyncIterator[Application]:  # type: ignore[type-arg]
-    """The real application, started as run_polling starts it, and stopped the same way."""
-    application = build_application(settings)
-    await application.initialize()
-    assert application.post_init is not None
-    await application.post_init(application)
-    assert application.updater is not None
-    await application.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
-    await application.start()
-    try:
-        yield application
-    finally:
-        await application.updater.stop()
-        await application.stop()
-        if application.post_stop:
-            await application.post_stop(application)
-        await application.shutdown()
-        if application.post_shutdown:
-            await application.post_shutdown(application)
+def running_bot(settings: BotSettings) -> AbstractAsyncContextManager[Application]:  # type: ignore[type-arg]
+    """The real application, started and stopped as run_polling does it."""
+    return started(build_application(settings))
 
 
 @pytest.fixture

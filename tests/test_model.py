@@ -84,3 +84,14 @@ def test_config_json_without_architecture_is_refused(tmp_path: Path) -> None:
     bad.write_text('{"embed_dim": 8}')
     with pytest.raises(ModelLoadError, match="needs embed_dim, vision_cfg and text_cfg"):
         load_model(str(bad), "")
+
+
+def test_trimmed_text_encoding_matches_open_clips(tiny_model: tuple[Path, Path]) -> None:
+    config, checkpoint = tiny_model
+    clip = load_model(str(config), str(checkpoint))
+    sentences = ["a cartoon fox.", "this is a painting of cartoon elephant with a very long name.", "a"]
+    with torch.inference_mode():
+        full = clip.model.encode_text(clip.tokenizer(sentences))  # type: ignore[operator]
+    trimmed = clip.encode_texts(sentences)
+    expected = torch.nn.functional.normalize(full.float(), dim=-1)
+    assert (trimmed - expected).abs().max().item() < 1e-5

@@ -35,7 +35,7 @@ async def worker(settings: ClassifierSettings, classifier: ZeroShotClassifier) -
 def hold_model(worker: BatchWorker) -> threading.Event:
     """Occupy the worker's model thread until the returned event is set."""
     gate = threading.Event()
-    worker._model_pool.submit(gate.wait)
+    worker.classifier.executor.submit(gate.wait)
     return gate
 
 

@@ -73,3 +73,11 @@ def test_damaged_cache_file_is_ignored(settings: ClassifierSettings) -> None:
     second = create_classifier(settings)
     second.label_embeddings(["cat", "dog"])
     assert second.encoded_labels == 2
+
+
+def test_split_preprocessing_equals_open_clips_transform(classifier: ZeroShotClassifier, samples_dir: Path) -> None:
+    from tests import pictures
+
+    for image in (decode(sample(samples_dir, "cat"), ImageLimits()), pictures.half_and_half((90, 50))):
+        expected = classifier.clip.preprocess(image)
+        assert (classifier.preprocess(image) - expected).abs().max().item() < 1e-5
