@@ -62,24 +62,24 @@ def decode_image(data: bytes, limits: ImageLimits, target_size: int | None = Non
         ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise DamagedImage("The picture is damaged and cannot be read.") from exc
-    with image:
-        if image.format not in ACCEPTED_FORMATS:
-            raise NotAnImage(f"{image.format} pictures are not supported; send a {FORMAT_NAMES} image.")
-        width, height = image.size
-        if width < 1 or height < 1:
-            raise DamagedImage("The picture has no pixels.")
-        if width * height > limits.max_pixels:
-            raise ImageTooLarge(
-                f"The picture is {width}×{height} ({width * height / 1e6:.1f} megapixels); "
-                f"the limit is {limits.max_pixels / 1e6:g} megapixels."
-            )
-        if target_size and image.format == "JPEG" and min(width, height) >= 2 * target_size:
-            image.draft("RGB", (target_size, target_size))
-        try:
-            image.load()
-            return to_rgb(ImageOps.exif_transpose(image))
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise DamagedImage("The picture is truncated or damaged and cannot be read.") from exc
+    if image.format not in ACCEPTED_FORMATS:
+        raise NotAnImage(f"{image.format} pictures are not supported; send a {FORMAT_NAMES} image.")
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise DamagedImage("The picture has no pixels.")
+    if width * height > limits.max_pixels:
+        raise ImageTooLarge(
+            f"The picture is {width}×{height} ({width * height / 1e6:.1f} megapixels); "
+            f"the limit is {limits.max_pixels / 1e6:g} megapixels."
+        )
+    if target_size and image.format == "JPEG" and min(width, height) >= 2 * target_size:
+        image.draft("RGB", (target_size, target_size))
+    try:
+        image.load()
+        ImageOps.exif_transpose(image, in_place=True)  # in place: no copy of an upright picture
+        return to_rgb(image)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise DamagedImage("The picture is truncated or damaged and cannot be read.") from exc
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
