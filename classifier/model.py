@@ -123,10 +123,23 @@ def _tag_preprocess(name: str) -> dict[str, Any]:
     return {}
 
 
+def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the CPU multiplies bf16 in hardware (AMX or AVX-512 BF16); Linux only."""
+    try:
+        flags = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
 def resolve_precision(precision: str, device: str) -> torch.dtype:
-    """'auto' is fp16 on a GPU and fp32 on a CPU (measured faster there: README, Performance)."""
+    """'auto': fp16 on a GPU; on a CPU bf16 where the hardware does bf16 (4x faster than fp32
+    there, same top-1), else fp32 (emulated bf16 is slower). README, Performance."""
     if precision == "auto":
-        precision = "fp32" if device == "cpu" else "fp16"
+        if device == "cpu":
+            precision = "bf16" if cpu_has_native_bf16() else "fp32"
+        else:
+            precision = "fp16"
     return _DTYPES[precision]
 
 

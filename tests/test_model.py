@@ -61,7 +61,7 @@ def test_safetensors_checkpoint(tiny_model: tuple[Path, Path], tmp_path: Path) -
     config, checkpoint = tiny_model
     state = torch.load(checkpoint, weights_only=True)
     save_file({k: v.contiguous() for k, v in state.items()}, tmp_path / "tiny.safetensors")
-    clip = load_model(str(config), str(tmp_path / "tiny.safetensors"))
+    clip = load_model(str(config), str(tmp_path / "tiny.safetensors"), precision="fp32")
     assert torch.equal(clip.model.logit_scale, state["logit_scale"])
 
 
@@ -88,10 +88,37 @@ def test_config_json_without_architecture_is_refused(tmp_path: Path) -> None:
 
 def test_trimmed_text_encoding_matches_open_clips(tiny_model: tuple[Path, Path]) -> None:
     config, checkpoint = tiny_model
-    clip = load_model(str(config), str(checkpoint))
+    clip = load_model(str(config), str(checkpoint), precision="fp32")
     sentences = ["a cartoon fox.", "this is a painting of cartoon elephant with a very long name.", "a"]
     with torch.inference_mode():
         full = clip.model.encode_text(clip.tokenizer(sentences))  # type: ignore[operator]
     trimmed = clip.encode_texts(sentences)
     expected = torch.nn.functional.normalize(full.float(), dim=-1)
     assert (trimmed - expected).abs().max().item() < 1e-5
+
+
+def test_bf16_gives_the_same_top1_as_fp32_on_the_samples(tiny_model: tuple[Path, Path], samples_dir: Path,
+                                                         tmp_path: Path) -> None:
+    from classifier import DEFAULT_LABELS, ClassifierSettings, ImageLimits, create_classifier, decode_image
+
+    config, checkpoint = tiny_model
+    images = [decode_image(p.read_bytes(), ImageLimits()) for p in sorted(samples_dir.glob("*/*.png"))]
+    tops = []
+    for precision in ("fp32", "bf16"):
+        classifier = create_classifier(ClassifierSettings(model=str(config), pretrained=str(checkpoint),
+                                                          precision=precision, cache_dir=tmp_path / precision))
+        tops.append([p.label for p in classifier.classify_images(images, DEFAULT_LABELS)])
+    assert tops[0] == tops[1]
+
+
+def test_auto_precision(tmp_path: Path) -> None:
+    from classifier.model import cpu_has_native_bf16, resolve_precision
+
+    with_amx, without = tmp_path / "amx", tmp_path / "old"
+    with_amx.write_text("flags\t: fpu sse avx512f amx_bf16 amx_tile\n")
+    without.write_text("flags\t: fpu sse avx2\n")
+    assert cpu_has_native_bf16(with_amx) and not cpu_has_native_bf16(without)
+    assert not cpu_has_native_bf16(tmp_path / "missing")
+    assert resolve_precision("auto", "cuda") == torch.float16
+    assert resolve_precision("fp32", "cpu") == torch.float32
+    assert resolve_precision("auto", "cpu") == (torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
