@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
@@ -37,8 +38,8 @@ SINGLE_RUNS = 40
 
 def test_jpeg(size: tuple[int, int], seed: int = 0) -> bytes:
     """A JPEG with some structure (flat images decode unrealistically fast)."""
-    generator = torch.Generator().manual_seed(seed)
-    noise = (torch.rand(size[1] // 8, size[0] // 8, 3, generator=generator) * 255).to(torch.uint8).numpy()
+    # numpy, not torch: torch work outside the model's thread would slow the model (README, Performance)
+    noise = np.random.default_rng(seed).integers(0, 256, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8)
     image = Image.fromarray(noise).resize(size, Image.Resampling.BICUBIC)
     pen = ImageDraw.Draw(image)
     pen.ellipse((size[0] // 4, size[1] // 4, size[0] * 3 // 4, size[1] * 3 // 4), fill=(240, 140, 30))
@@ -164,11 +165,11 @@ def collect(settings: ClassifierSettings, seconds: float) -> dict[str, Any]:
     results["worker_vs_raw"] = results["worker_img_per_s"] / results["raw_img_per_s"]
     results["model_single_ms"] = on_model_thread(model_single_ms, classifier).result()
     results["single_overhead_ms"] = results["single_p50_ms"] - results["model_single_ms"]
+    classifier.close()  # the bot loads its own model, on a thread of its own
     bot_e2e = _bot_measurement()
     if bot_e2e is not None:
         results["bot_e2e_p50_ms"] = asyncio.run(bot_e2e(settings))
         results["bot_overhead_ms"] = results["bot_e2e_p50_ms"] - results["single_p50_ms"]
-    classifier.close()
     return results
 
 

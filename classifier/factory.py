@@ -15,15 +15,18 @@ from classifier.zeroshot import ZeroShotClassifier
 def create_classifier(settings: ClassifierSettings) -> ZeroShotClassifier:
     """Load the model (on the thread that will run it) and open its text-embedding cache."""
     executor = ThreadPoolExecutor(1, thread_name_prefix="toonclip-model")
+
+    def build() -> ZeroShotClassifier:
+        clip = load_model(settings.model, settings.pretrained, settings.device, settings.precision)
+        cache_file = TextEmbeddingCache.file_for(settings.cache_dir, clip.identity, settings.templates)
+        cache = TextEmbeddingCache(cache_file, settings.text_cache_entries)
+        return ZeroShotClassifier(clip, settings.templates, cache, executor)
+
     try:
-        clip = executor.submit(load_model, settings.model, settings.pretrained, settings.device,
-                               settings.precision).result()
+        return executor.submit(build).result()
     except BaseException:
         executor.shutdown()
         raise
-    cache_file = TextEmbeddingCache.file_for(settings.cache_dir, clip.identity, settings.templates)
-    cache = TextEmbeddingCache(cache_file, settings.text_cache_entries)
-    return ZeroShotClassifier(clip, settings.templates, cache, executor)
 
 
 def image_limits(settings: ClassifierSettings) -> ImageLimits:
