@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 
 from telegram import Bot, Message, PhotoSize
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError
 
+logger = logging.getLogger(__name__)
+
+DOWNLOAD_ATTEMPTS = 3
+RETRY_DELAYS = (0.3, 1.0)  # seconds before the second and third attempt
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 
 
@@ -68,9 +75,27 @@ def find_picture(message: Message, side: int) -> Picture:
 
 
 async def download(bot: Bot, picture: Picture, max_bytes: int) -> bytes:
-    """The picture's bytes, refusing files over max_bytes before and after downloading."""
+    """The picture's bytes, refusing files over max_bytes before and after downloading.
+
+    Telegram's passing failures (5xx, timeouts, dropped connections) are retried twice;
+    a refusal (bad request, forbidden) is not.
+    """
     if picture.file_size is not None and picture.file_size > max_bytes:
         raise PictureTooLarge(picture.file_size)
+    for attempt in range(DOWNLOAD_ATTEMPTS):
+        try:
+            return await _download_once(bot, picture, max_bytes)
+        except (BadRequest, Forbidden, InvalidToken):
+            raise
+        except NetworkError as exc:
+            if attempt == DOWNLOAD_ATTEMPTS - 1:
+                raise
+            logger.info("Download of a %s failed (%s); retrying", picture.kind, exc)
+            await asyncio.sleep(RETRY_DELAYS[attempt])
+    raise AssertionError("unreachable")
+
+
+async def _download_once(bot: Bot, picture: Picture, max_bytes: int) -> bytes:
     file = await bot.get_file(picture.file_id)
     if file.file_size is not None and file.file_size > max_bytes:
         raise PictureTooLarge(file.file_size)

@@ -51,6 +51,25 @@ def split_preprocess(
     return steps[:cut], mean, std
 
 
+MAX_ASPECT = 2
+
+
+def trim_extreme_aspect(image: Image.Image) -> Image.Image:
+    """Crop a very long strip to MAX_ASPECT:1 around its centre before resizing.
+
+    The model sees only the centre square after a shortest-side resize, so this keeps
+    all of it, while a 12000×8 strip would otherwise be resized to 384000×256 pixels.
+    """
+    width, height = image.size
+    if width > MAX_ASPECT * height:
+        left = (width - MAX_ASPECT * height) // 2
+        return image.crop((left, 0, left + MAX_ASPECT * height, height))
+    if height > MAX_ASPECT * width:
+        top = (height - MAX_ASPECT * width) // 2
+        return image.crop((0, top, width, top + MAX_ASPECT * width))
+    return image
+
+
 class ZeroShotClassifier:
     """Scores images against any label set, encoding each label's prompts once.
 
@@ -78,6 +97,7 @@ class ZeroShotClassifier:
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         """Resize and crop an RGB image for the model: (S, S, 3) uint8. Safe in any thread."""
+        image = trim_extreme_aspect(image)
         for step in self._picture_steps:
             image = step(image)
         return np.asarray(image.convert("RGB"), dtype=np.uint8)

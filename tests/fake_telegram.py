@@ -43,6 +43,7 @@ class FakeTelegram:
         self.updates: list[dict[str, Any]] = []
         self.files: dict[str, bytes] = {}
         self.downloads: list[str] = []
+        self.delivered: list[int] = []  # update ids returned by getUpdates, in order
         self.members: dict[tuple[int, int], str] = {}
         self.chats: dict[int, dict[str, Any]] = {}
         # method -> queue of (status, description, retry_after) to answer instead of the real thing
@@ -144,7 +145,9 @@ class FakeTelegram:
                     await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
                 except TimeoutError:
                     break
-        return self.updates[:limit]
+        batch = self.updates[:limit]
+        self.delivered += [u["update_id"] for u in batch]
+        return batch
 
     async def _m_getFile(self, params: dict[str, Any]) -> Any:
         file_id = params["file_id"]

@@ -77,3 +77,42 @@ def png_header(width: int, height: int, data: bytes | None = None) -> bytes:
 def big_jpeg(size: tuple[int, int] = (1280, 960)) -> bytes:
     image = half_and_half(size)
     return encode(image, "JPEG", quality=90)
+
+
+def progressive_jpeg() -> bytes:
+    return encode(half_and_half((256, 192)), "JPEG", progressive=True, quality=85)
+
+
+def animated_webp() -> bytes:
+    frames = [Image.new("RGB", (32, 32), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    return encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=100)
+
+
+def svg() -> bytes:
+    return b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
+
+
+def corpus() -> dict[str, tuple[bytes, bool]]:
+    """name -> (bytes, whether it should be classified); the rest must be refused in one sentence."""
+    truncated = big_jpeg((512, 384))
+    return {
+        "progressive.jpg": (progressive_jpeg(), True),
+        "cmyk.jpg": (cmyk_jpeg(), True),
+        "16bit.png": (png_16bit(), True),
+        "palette-transparent.png": (palette_png_with_transparency(), True),
+        "exif-rotated.jpg": (exif_rotated_jpeg(), True),
+        "1x1.png": (encode(Image.new("RGB", (1, 1), (9, 9, 9)), "PNG"), True),
+        "strip-12000x8.png": (encode(half_and_half((12_000, 8)), "PNG"), True),
+        "animated.gif": (animated_gif(), True),
+        "animated.webp": (animated_webp(), True),
+        "sticker.webp": (transparent_webp(), True),
+        "picture.bmp": (encode(half_and_half(), "BMP"), True),
+        "picture.tiff": (encode(half_and_half(), "TIFF"), True),
+        "empty.jpg": (b"", False),
+        "text.jpg": (b"this is plain text, not a picture\n" * 10, False),
+        "drawing.svg": (svg(), False),
+        "truncated.jpg": (truncated[: len(truncated) // 4], False),
+        "bomb-60mp.png": (png_header(10_000, 6_000), False),
+        "bomb-400mp.png": (png_header(20_000, 20_000), False),
+        "header-65000.png": (png_header(65_000, 65_000, data=b""), False),
+    }
