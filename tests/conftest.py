@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 # Never touch the network or a user's Hugging Face cache: an empty cache, offline.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -23,6 +24,17 @@ from tests import tiny_clip
 from tests.fake_telegram import FakeTelegram
 
 TINY_DIR = Path(__file__).resolve().parent.parent / ".cache" / "tiny-clip"
+REPORT_FILE = Path(__file__).resolve().parent.parent / ".cache" / "load-report.txt"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    REPORT_FILE.unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the load test's numbers (time, memory) at the end of the run."""
+    if REPORT_FILE.exists():
+        terminalreporter.write_line(REPORT_FILE.read_text().strip())
 
 
 @pytest.fixture(scope="session")

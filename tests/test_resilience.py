@@ -1,0 +1,86 @@
+"""Abuse and load: rate limits, Telegram's errors, a burst of a thousand photos."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.settings import BotSettings
+from tests.conftest import REPORT_FILE, running_bot, sample
+from tests.fake_telegram import FakeTelegram, private_chat, user
+
+ANN, BOB = 801, 802
+
+
+async def photo_from(fake: FakeTelegram, who: int, data: bytes) -> dict[str, object]:
+    return await fake.push(chat=private_chat(who), **{"from": user(who)}, photo=fake.photo([(64, 64, data)]))
+
+
+async def test_rate_limit_warns_once_then_stays_silent(bot_settings: BotSettings, fake: FakeTelegram,
+                                                       samples_dir: Path) -> None:
+    async with running_bot(replace(bot_settings, rate_limit_per_minute=3)):
+        for _ in range(6):
+            await photo_from(fake, ANN, sample(samples_dir, "cat"))
+        await photo_from(fake, BOB, sample(samples_dir, "dog"))
+        await fake.wait_for(lambda: len(fake.sent(ANN)) >= 4 and len(fake.sent(BOB)) == 1)
+        await asyncio.sleep(0.5)  # give the silent ones every chance to speak up wrongly
+        texts = [a["text"] for a in fake.sent(ANN)]
+        assert len(texts) == 4
+        assert sum(t.startswith("<b>cat</b>") for t in texts) == 3
+        assert sum("faster than I can look" in t for t in texts) == 1
+        assert fake.sent(BOB)[0]["text"].startswith("<b>dog</b>")
+
+
+async def test_telegram_errors_are_retried_and_answers_arrive_once(bot: object, fake: FakeTelegram,
+                                                                   samples_dir: Path) -> None:
+    fake.failures["sendMessage"] = [(429, "Too Many Requests: retry after 1", 1)] * 2
+    fake.failures["getFile"] = [(500, "Internal Server Error", None)]
+    first = await photo_from(fake, ANN, sample(samples_dir, "fox"))
+    await fake.wait_for(lambda: len(fake.sent(ANN)) >= 3)  # two refused with 429, the third delivered
+    await asyncio.sleep(0.3)
+    assert len(fake.methods("getFile")) == 2  # the 500 was retried
+    answers = [c for c in fake.methods("sendMessage") if c.result is not None]
+    assert len(answers) == 1 and str(answers[0].params["text"]).startswith("<b>fox</b>")
+    assert json.loads(answers[0].params["reply_parameters"])["message_id"] == first["message_id"]
+
+    fake.failures["getFile"] = [(500, "Internal Server Error", None)] * 3
+    await photo_from(fake, BOB, sample(samples_dir, "fox"))
+    await fake.wait_for(lambda: len(fake.sent(BOB)) == 1)
+    assert fake.sent(BOB)[0]["text"] == "Sorry, I couldn't download that picture from Telegram; please send it again."
+
+
+@pytest.mark.slow
+async def test_a_thousand_photos_from_a_hundred_chats(bot_settings: BotSettings, fake: FakeTelegram,
+                                                      samples_dir: Path) -> None:
+    settings = replace(bot_settings, rate_limit_per_minute=0)
+    data = [sample(samples_dir, label) for label in ("cat", "dog", "fox", "bear", "duck")]
+    rss_at_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    async with running_bot(settings):
+        expected: dict[int, int] = {}  # message id -> chat id
+        started = time.monotonic()
+        for i in range(1000):
+            chat = 10_000 + i % 100
+            message = await photo_from(fake, chat, data[i % len(data)])
+            expected[int(message["message_id"])] = chat  # type: ignore[call-overload]
+        await fake.wait_for(lambda: len(fake.sent()) >= 1000, timeout=300)
+        elapsed = time.monotonic() - started
+        await asyncio.sleep(0.5)
+    answers = fake.sent()
+    assert len(answers) == 1000
+    quoted = [int(a["reply_parameters"]["message_id"]) for a in answers]
+    assert sorted(quoted) == sorted(expected)  # each once: none lost, none duplicated
+    for answer, message_id in zip(answers, quoted, strict=True):
+        assert int(answer["chat_id"]) == expected[message_id]
+        assert str(answer["text"]).startswith("<b>")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    start_mb = rss_at_start // 1024
+    REPORT_FILE.parent.mkdir(parents=True, exist_ok=True)
+    REPORT_FILE.write_text(f"load test: 1000 photo updates from 100 chats answered in {elapsed:.1f} s "
+                           f"({1000 / elapsed:.0f}/s, under the Bot API's 30 messages/s flood limit); "
+                           f"peak memory of the test process {peak_mb} MB (peak before the test: {start_mb} MB)\n")
