@@ -1,0 +1,158 @@
+"""`python -m bot` as a real process: crashes, signals, a bad database file, and its log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.storage import Storage, StorageError
+from classifier import ClassifierSettings
+from tests.conftest import sample
+from tests.fake_telegram import FakeTelegram, group_chat, private_chat, user
+
+ROOT = Path(__file__).resolve().parent.parent
+ANN, BOB = 901, 902
+GROUP = -100555
+
+
+class BotProcess:
+    """One run of `python -m bot` against the fake server, its log in a file."""
+
+    def __init__(self, fake: FakeTelegram, settings: ClassifierSettings, database: Path, log: Path) -> None:
+        self.fake, self.log = fake, log
+        self.env = {
+            "PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
+            "HF_HOME": os.environ.get("HF_HOME", ""), "TELEGRAM_BOT_TOKEN": fake.token,
+            "TELEGRAM_BASE_URL": fake.base_url, "TELEGRAM_BASE_FILE_URL": fake.base_file_url,
+            "DATABASE_PATH": str(database), "CLIP_MODEL": settings.model, "CLIP_PRETRAINED": settings.pretrained,
+            "CACHE_DIR": str(settings.cache_dir), "CLIP_DEVICE": "cpu", "POLL_TIMEOUT_SECONDS": "1",
+            "GAME_ROUND_SECONDS": "60",
+        }
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self, ready: bool = True) -> None:
+        polls = len(self.fake.methods("getUpdates"))
+        with self.log.open("ab") as log:
+            # Run from an empty folder, so that no developer's .env is read.
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", cwd=self.log.parent, env=self.env,
+                stdout=log, stderr=log,
+            )
+        if ready:
+            await self.fake.wait_for(lambda: len(self.fake.methods("getUpdates")) > polls + 1, timeout=90)
+
+    async def exited(self) -> int:
+        """Wait for the process to end by itself."""
+        assert self.process is not None
+        return await asyncio.wait_for(self.process.wait(), 90)
+
+    async def stop(self, sig: int) -> int:
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.send_signal(sig)
+        return await asyncio.wait_for(self.process.wait(), 60)
+
+
+@pytest.fixture
+async def process(fake: FakeTelegram, settings: ClassifierSettings, tmp_path: Path) -> AsyncIterator[BotProcess]:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    bot = BotProcess(fake, settings, tmp_path / "bot.sqlite3", folder / "bot.log")
+    yield bot
+    if bot.process is not None and bot.process.returncode is None:
+        bot.process.kill()
+        await bot.process.wait()
+
+
+async def said(fake: FakeTelegram, chat_id: int, starts: str) -> dict[str, Any]:
+    await fake.wait_for(lambda: any(str(m["text"]).startswith(starts) for m in fake.sent(chat_id)), timeout=60)
+    return next(m for m in fake.sent(chat_id) if str(m["text"]).startswith(starts))
+
+
+async def test_acknowledged_labels_and_points_survive_sigkill(process: BotProcess, fake: FakeTelegram,
+                                                              samples_dir: Path) -> None:
+    await process.start()
+    await fake.push(chat=private_chat(ANN), **{"from": user(ANN)}, text="/labels owl, bat")
+    await said(fake, ANN, "Labels set (2)")
+
+    picture = await fake.push(chat=group_chat(GROUP), **{"from": user(ANN)},
+                              photo=fake.photo([(64, 64, sample(samples_dir, "fox"))]))
+    await fake.push(chat=group_chat(GROUP), **{"from": user(ANN)}, text="/game", reply_to_message=picture)
+    await said(fake, GROUP, "Which animal")
+    call = next(c for c in fake.methods("sendMessage") if str(c.params["text"]).startswith("Which animal"))
+    buttons = {b["text"]: b["callback_data"] for row in json.loads(call.params["reply_markup"])["inline_keyboard"]
+               for b in row}
+    await fake.push_update({"callback_query": {
+        "id": "press-1", "from": user(BOB, "Bob"), "chat_instance": "c", "data": buttons["fox"],
+        "message": {"message_id": call.result["message_id"], "date": 0, "chat": group_chat(GROUP), "text": "x"}}})
+    await fake.wait_for(lambda: bool(fake.methods("answerCallbackQuery")))
+    await fake.push(chat=group_chat(GROUP), **{"from": user(ANN)}, text="/reveal")
+    await fake.wait_for(lambda: any("The AI saw" in str(c.params["text"]) for c in fake.methods("editMessageText")))
+    assert await process.stop(signal.SIGKILL) == -signal.SIGKILL
+
+    await process.start()
+    await fake.push(chat=private_chat(ANN), **{"from": user(ANN)}, text="/labels")
+    assert "own set, 2): owl, bat" in (await said(fake, ANN, "Labels ("))["text"]
+    await fake.push(chat=group_chat(GROUP), **{"from": user(ANN)}, text="/top")
+    assert (await said(fake, GROUP, "<b>Leaderboard</b>"))["text"].endswith("1. Bob — 1")
+    assert await process.stop(signal.SIGTERM) == 0
+
+    log = process.log.read_text()
+    assert "toonclip is up as @toonclip_bot" in log
+    assert fake.token not in log and fake.token.split(":")[1] not in log
+
+
+async def test_sigterm_answers_every_update_already_taken(process: BotProcess, fake: FakeTelegram,
+                                                          samples_dir: Path) -> None:
+    process.env["RATE_LIMIT_PER_MINUTE"] = "0"
+    await process.start()
+    messages = {}
+    for i in range(40):
+        message = await fake.push(chat=private_chat(5000 + i), **{"from": user(5000 + i)},
+                                  photo=fake.photo([(64, 64, sample(samples_dir, "duck"))]))
+        messages[message["message_id"]] = message
+    await fake.wait_for(lambda: len(fake.sent()) >= 1, timeout=60)
+    assert await process.stop(signal.SIGTERM) == 0
+    update_to_message = {u: m for u, m in zip(range(1, 10_000), messages, strict=False)}
+    taken = {update_to_message[u] for u in fake.delivered if u in update_to_message}
+    quoted = [a["reply_parameters"]["message_id"] for a in fake.sent()]
+    assert taken, "the bot took no update before SIGTERM"
+    assert sorted(quoted) == sorted(taken)  # each taken update answered exactly once
+
+
+async def test_a_file_that_is_not_a_database_stops_the_bot(process: BotProcess, tmp_path: Path) -> None:
+    database = tmp_path / "bot.sqlite3"
+    database.write_text("my precious notes\n")
+    await process.start(ready=False)
+    assert await process.exited() == 1
+    assert "is not an SQLite database" in process.log.read_text()
+    assert database.read_text() == "my precious notes\n"
+
+
+async def test_a_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
+    foreign = tmp_path / "other.db"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE invoices (id INTEGER)")
+    with pytest.raises(StorageError, match="belongs to another program"):
+        await Storage.open(foreign)
+    fresh = await Storage.open(tmp_path / "new.db")
+    assert await fresh.schema_version() == 2
+    await fresh.close()
+    again = await Storage.open(tmp_path / "new.db")  # our own file opens again
+    await again.close()
+
+
+async def test_a_missing_token_is_a_clear_error(process: BotProcess) -> None:
+    del process.env["TELEGRAM_BOT_TOKEN"]
+    await process.start(ready=False)
+    assert await process.exited() == 2
+    assert "TELEGRAM_BOT_TOKEN is not set" in process.log.read_text()
