@@ -36,6 +36,9 @@ def setup_logging(token: str, level: int = logging.INFO) -> None:
     handler.addFilter(RedactToken(token))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    # open_clip logs every step of model creation on the root logger: warnings only from others.
+    root.setLevel(logging.WARNING)
+    for name in ("bot", "classifier", "telegram.ext"):
+        logging.getLogger(name).setLevel(level)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
