@@ -136,10 +136,7 @@ def resolve_precision(precision: str, device: str) -> torch.dtype:
     """'auto': fp16 on a GPU; on a CPU bf16 where the hardware does bf16 (4x faster than fp32
     there, same top-1), else fp32 (emulated bf16 is slower). README, Performance."""
     if precision == "auto":
-        if device == "cpu":
-            precision = "bf16" if cpu_has_native_bf16() else "fp32"
-        else:
-            precision = "fp16"
+        precision = ("bf16" if cpu_has_native_bf16() else "fp32") if device == "cpu" else "fp16"
     return _DTYPES[precision]
 
 
