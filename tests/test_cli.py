@@ -76,3 +76,19 @@ def test_the_module_runs_as_a_program(cli_env: dict[str, str], samples_dir: Path
                           cwd=ROOT, env={**os.environ, **cli_env}, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert ": lion " in done.stdout
+
+
+def test_progress_bar_draws_on_a_terminal_only() -> None:
+    import io
+
+    from classifier.progress import Progress
+
+    shown = io.StringIO()
+    bar = Progress(3, stream=shown, width=6, enabled=True)
+    for _ in range(3):
+        bar.advance()
+    assert shown.getvalue().endswith("\r[######] 3/3\n")
+    hidden = io.StringIO()  # not a terminal: nothing is drawn
+    quiet = Progress(3, stream=hidden)
+    quiet.advance()
+    assert hidden.getvalue() == ""
