@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from telegram.error import InvalidToken, NetworkError
+
 from bot.app import run
 from bot.logs import setup_logging
 from bot.settings import BotSettings
@@ -20,10 +22,18 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings.token)
+    log = logging.getLogger("bot")
     try:
         run(settings)
     except (ModelLoadError, StorageError) as exc:
-        logging.getLogger("bot").error("%s", exc)
+        log.error("%s", exc)
+        return 1
+    except InvalidToken:
+        log.error("Telegram refused TELEGRAM_BOT_TOKEN; check it with @BotFather.")
+        return 1
+    except NetworkError as exc:
+        log.error("Could not reach the Telegram Bot API at %s (%s); check the network or TELEGRAM_BASE_URL.",
+                  settings.base_url or "api.telegram.org", exc)
         return 1
     return 0
 
