@@ -23,11 +23,14 @@ class UserRateLimit:
         self._clock = clock
         self._seen: dict[int, deque[float]] = {}
         self._warned: dict[int, float] = {}
+        self._swept = clock()
 
     def check(self, user_id: int) -> Verdict:
         if self.limit <= 0:
             return Verdict.ALLOW
         now = self._clock()
+        if now - self._swept >= self.window:
+            self._forget_idle(now)
         times = self._seen.setdefault(user_id, deque())
         while times and now - times[0] >= self.window:
             times.popleft()
@@ -40,9 +43,13 @@ class UserRateLimit:
         self._warned[user_id] = now
         return Verdict.WARN
 
-    def forget_idle(self) -> None:
+    def tracked(self) -> int:
+        """Users with state kept: only those active in the last window or so."""
+        return len(self._seen)
+
+    def _forget_idle(self, now: float) -> None:
         """Drop users with no picture in the window, so memory follows active users only."""
-        now = self._clock()
+        self._swept = now
         for user_id in [u for u, t in self._seen.items() if not t or now - t[-1] >= self.window]:
             self._seen.pop(user_id, None)
             self._warned.pop(user_id, None)

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -17,16 +18,21 @@ logger = logging.getLogger(__name__)
 class TextEmbeddingCache:
     """Label embeddings for one (model, weights, templates), in memory and in one file.
 
-    The file is rewritten atomically after new labels are encoded, so a crash never
-    leaves a half-written cache. At most max_entries labels are kept; the least
-    recently used go first.
+    The file is rewritten atomically, so a crash never leaves a half-written cache: at
+    once after the first new labels, then at most every save_interval seconds, and on
+    flush(). A crash loses at most that interval's new labels, which are encoded again.
+    At most max_entries labels are kept; the least recently used go first.
     """
 
-    def __init__(self, path: Path | None, max_entries: int = 20_000) -> None:
+    def __init__(self, path: Path | None, max_entries: int = 20_000, save_interval: float = 30.0) -> None:
         self.path = path
         self.max_entries = max_entries
+        self.save_interval = save_interval
+        self.saves = 0
         self._entries: OrderedDict[str, torch.Tensor] = OrderedDict()
         self._lock = threading.Lock()
+        self._dirty = False
+        self._saved_at = -float("inf")
         if path is not None and path.exists():
             self._load(path)
 
@@ -57,15 +63,29 @@ class TextEmbeddingCache:
             return vector
 
     def put_many(self, items: dict[str, torch.Tensor]) -> None:
-        """Add embeddings and persist the whole cache."""
+        """Add embeddings; persist them when the last save is older than save_interval."""
         with self._lock:
             for label, vector in items.items():
                 self._entries[label] = vector
                 self._entries.move_to_end(label)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
-            if self.path is not None:
-                self._save(self.path)
+            self._dirty = True
+            if time.monotonic() - self._saved_at >= self.save_interval:
+                self._save_locked()
+
+    def flush(self) -> None:
+        """Write what is not on disk yet."""
+        with self._lock:
+            if self._dirty:
+                self._save_locked()
+
+    def _save_locked(self) -> None:
+        self._dirty = False
+        self._saved_at = time.monotonic()
+        if self.path is not None:
+            self._save(self.path)
+            self.saves += 1
 
     def _save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

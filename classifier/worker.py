@@ -7,7 +7,7 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -41,7 +41,6 @@ class WorkerStats:
     images: int = 0
     largest_batch: int = 0
     failed_batches: int = 0
-    sizes: deque[int] = field(default_factory=lambda: deque(maxlen=1000))
 
 
 class BatchWorker:
@@ -158,7 +157,6 @@ class BatchWorker:
             self.stats.batches += 1
             self.stats.images += len(live)
             self.stats.largest_batch = max(self.stats.largest_batch, len(live))
-            self.stats.sizes.append(len(live))
             try:
                 results = await loop.run_in_executor(self.classifier.executor, self._infer, live)
             except Exception as exc:

@@ -92,7 +92,8 @@ class ZeroShotClassifier:
         return self.clip.image_size
 
     def close(self) -> None:
-        """Finish queued torch work and release the model thread."""
+        """Finish queued torch work, save the text cache and release the model thread."""
+        self.executor.submit(self.cache.flush)
         self.executor.shutdown(wait=True)
 
     def prepare(self, image: Image.Image) -> np.ndarray:

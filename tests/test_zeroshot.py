@@ -81,3 +81,15 @@ def test_split_preprocessing_equals_open_clips_transform(classifier: ZeroShotCla
     for image in (decode(sample(samples_dir, "cat"), ImageLimits()), pictures.half_and_half((90, 50))):
         expected = classifier.clip.preprocess(image)
         assert (classifier.preprocess(image) - expected).abs().max().item() < 1e-5
+
+
+def test_cache_file_is_rewritten_at_most_every_interval(settings: ClassifierSettings) -> None:
+    classifier = create_classifier(settings)
+    classifier.label_embeddings(["cat", "dog"])
+    classifier.label_embeddings(["owl", "bat"])
+    assert classifier.cache.saves == 1  # the second batch waits for the interval (30 s) or close()
+    classifier.close()
+    assert classifier.cache.saves == 2
+    reopened = create_classifier(settings)
+    reopened.label_embeddings(["cat", "dog", "owl", "bat"])
+    assert reopened.encoded_labels == 0
