@@ -7,12 +7,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.ext import (
     AIORateLimiter,
     Application,
     CallbackQueryHandler,
     CommandHandler,
+    Defaults,
     MessageHandler,
     filters,
 )
@@ -48,6 +49,9 @@ def build_application(settings: BotSettings) -> Application:
         .post_init(_start_services)
         .post_shutdown(_stop_services)
         .get_updates_read_timeout(settings.poll_timeout_seconds + 10)
+        # A picture deleted before its answer is ready still gets the answer; no link previews.
+        .defaults(Defaults(allow_sending_without_reply=True,
+                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
     )
     if settings.base_url:
         builder = builder.base_url(settings.base_url)

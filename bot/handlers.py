@@ -30,7 +30,8 @@ def command_argument(text: str | None) -> str:
 
 def addressed_to_another_bot(text: str, username: str | None) -> bool:
     """'/classify@OtherBot' in a caption is not for us."""
-    command = text.split(maxsplit=1)[0] if text.split() else ""
+    words = text.split(maxsplit=1)
+    command = words[0] if words else ""
     if "@" not in command:
         return False
     return command.split("@", 1)[1].lower() != (username or "").lower()
@@ -41,8 +42,7 @@ def is_label_list(caption: str) -> bool:
 
 
 async def reply(message: Message, text: str) -> None:
-    await message.reply_text(text, parse_mode=ParseMode.HTML, do_quote=True,
-                             disable_web_page_preview=True)
+    await message.reply_text(text, parse_mode=ParseMode.HTML, do_quote=True)
 
 
 def sender_id(update: Update) -> int:

@@ -38,6 +38,7 @@ async def test_a_photo_is_answered_with_the_top_label(bot: Application, fake: Fa
     assert len(rest) == 2 and all(" — " in line for line in rest)
     assert answer["parse_mode"] == "HTML"
     assert answer["reply_parameters"]["message_id"] == message["message_id"]
+    assert answer["reply_parameters"]["allow_sending_without_reply"] is True  # even if the photo is deleted
 
 
 async def test_each_sample_is_answered_right(bot: Application, fake: FakeTelegram,  # type: ignore[type-arg]
