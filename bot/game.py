@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 CALLBACK_PREFIX = "g"  # callback data: "g:<round id>:<option index>", at most ~25 bytes for any label
 MAX_CHOICES = 4
 QUESTION = "Which animal does the AI see?"
+# Vote counts are shown at most this often per round: Telegram allows a group about 20 messages a
+# minute, and a burst of presses must not queue edits in front of the reveal.
+COUNT_EDIT_SECONDS = 2.0
 GAME_USAGE = "Reply to a photo, sticker or image file with /game, or send a photo with /game as its caption."
 
 
@@ -73,6 +76,33 @@ class Games:
         self.round_seconds = round_seconds
         self.rng = random.Random()
         self._timers: dict[int, asyncio.Task[None]] = {}
+        self._count_edits: dict[int, asyncio.Task[None]] = {}
+        # Held while a round's message is edited, so a late vote count never lands after the reveal.
+        self._message_locks: dict[int, asyncio.Lock] = {}
+
+    def _lock(self, round_id: int) -> asyncio.Lock:
+        return self._message_locks.setdefault(round_id, asyncio.Lock())
+
+    def votes_changed(self, round_id: int) -> None:
+        """Show the new vote count soon, once for any number of presses in between."""
+        if round_id not in self._count_edits:
+            task = asyncio.get_running_loop().create_task(self._show_count(round_id), name=f"count-{round_id}")
+            self._count_edits[round_id] = task
+
+    async def _show_count(self, round_id: int) -> None:
+        await asyncio.sleep(COUNT_EDIT_SECONDS)
+        self._count_edits.pop(round_id, None)
+        async with self._lock(round_id):
+            current = await self.storage.get_round(round_id)
+            if current is None or current.closed or current.message_id is None:
+                return
+            count = await self.storage.vote_count(round_id)
+            try:
+                await self.bot.edit_message_text(round_text(count), chat_id=current.chat_id,
+                                                 message_id=current.message_id,
+                                                 reply_markup=keyboard(round_id, current.options))
+            except TelegramError as exc:  # "message is not modified", or deleted: harmless
+                logger.debug("Vote count of round %d not shown: %s", round_id, exc)
 
     def schedule_end(self, round_id: int, delay: float) -> None:
         async def later() -> None:
@@ -92,15 +122,17 @@ class Games:
             return False
         ended, votes = closed
         text = reveal_text(ended, votes, note)
-        try:
-            if ended.message_id is None:
-                raise BadRequest("no round message")
-            await self.bot.edit_message_text(text, chat_id=ended.chat_id, message_id=ended.message_id,
-                                             parse_mode="HTML")
-        except BadRequest:
-            await self.bot.send_message(ended.chat_id, text, parse_mode="HTML")
-        except TelegramError:
-            logger.exception("Could not reveal round %d in chat %d", ended.id, ended.chat_id)
+        async with self._lock(round_id):
+            try:
+                if ended.message_id is None:
+                    raise BadRequest("no round message")
+                await self.bot.edit_message_text(text, chat_id=ended.chat_id, message_id=ended.message_id,
+                                                 parse_mode="HTML")
+            except BadRequest:
+                await self.bot.send_message(ended.chat_id, text, parse_mode="HTML")
+            except TelegramError:
+                logger.exception("Could not reveal round %d in chat %d", ended.id, ended.chat_id)
+        self._message_locks.pop(round_id, None)
         return True
 
     async def recover(self) -> None:
@@ -113,8 +145,9 @@ class Games:
 
     async def stop(self) -> None:
         """Cancel the timers; open rounds stay open in the database and end at the next start."""
-        timers = list(self._timers.values())
+        timers = [*self._timers.values(), *self._count_edits.values()]
         self._timers.clear()
+        self._count_edits.clear()
         for timer in timers:
             timer.cancel()
         await asyncio.gather(*timers, return_exceptions=True)
@@ -179,8 +212,7 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer("This button is not valid.")
         return
     option = parsed[1]
-    outcome, count = await svc.storage.vote(found.id, query.from_user.id, query.from_user.full_name, option,
-                                            time.time())
+    outcome = await svc.storage.vote(found.id, query.from_user.id, query.from_user.full_name, option, time.time())
     if outcome == "closed":
         await query.answer("This round is over.")
         return
@@ -188,10 +220,7 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer("You already voted.")
         return
     await query.answer(f"You picked {found.options[option]}")
-    try:
-        await query.edit_message_text(round_text(count), reply_markup=keyboard(found.id, found.options))
-    except BadRequest as exc:  # "message is not modified" when two presses race: harmless
-        logger.debug("Vote count not updated: %s", exc)
+    svc.games.votes_changed(found.id)
 
 
 async def reveal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

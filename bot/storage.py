@@ -230,8 +230,8 @@ class Storage:
     async def open_rounds(self) -> list[Round]:
         return await self._rounds("closed = 0", ())
 
-    async def vote(self, round_id: int, user_id: int, name: str, option: int, now: float) -> tuple[str, int]:
-        """Record a vote: ('recorded' | 'already' | 'closed', votes so far), atomically with the round's end."""
+    async def vote(self, round_id: int, user_id: int, name: str, option: int, now: float) -> str:
+        """Record a vote: 'recorded', 'already' or 'closed', atomically with the round's end."""
         async with self._transaction() as db:
             async with db.execute("SELECT closed, ends_at FROM rounds WHERE id = ?", (round_id,)) as cursor:
                 row = await cursor.fetchone()
@@ -243,9 +243,12 @@ class Storage:
                     (round_id, user_id, name, option),
                 )
                 outcome = "recorded" if cursor.rowcount == 1 else "already"
-            async with db.execute("SELECT count(*) FROM votes WHERE round_id = ?", (round_id,)) as cursor:
-                (count,) = await cursor.fetchone()  # type: ignore[misc]
-        return outcome, int(count)
+        return outcome
+
+    async def vote_count(self, round_id: int) -> int:
+        async with self._db.execute("SELECT count(*) FROM votes WHERE round_id = ?", (round_id,)) as cursor:
+            (count,) = await cursor.fetchone()  # type: ignore[misc]
+        return int(count)
 
     async def close_round(self, round_id: int) -> tuple[Round, list[Vote]] | None:
         """End a round and give each right voter a point; None if it was already over."""

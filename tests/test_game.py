@@ -78,6 +78,7 @@ async def test_a_full_round_with_three_players(bot: Application, fake: FakeTeleg
     assert "Right: Ann — one point each." in reveal["text"]
     assert "reply_markup" not in reveal  # the buttons go away
     assert await press(fake, round_message, CAT, choices["fox"], "Cat") == "This round is over."
+    assert "The AI saw" in edits(fake, round_message["message_id"])[-1]["text"]  # no vote count after it
 
 
 async def test_forged_and_stale_presses_change_nothing(bot: Application,  # type: ignore[type-arg]
