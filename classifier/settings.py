@@ -27,6 +27,11 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def default_decode_threads() -> int:
+    """One per core, up to 8: on a GPU, decoding on too few cores is what holds the model back."""
+    return max(1, min(8, os.cpu_count() or 2))
+
+
 @dataclass(frozen=True)
 class ClassifierSettings:
     """Everything the classifier can be told; see .env.example for each one."""
@@ -44,7 +49,7 @@ class ClassifierSettings:
     batch_max_size: int = 32
     batch_max_wait_ms: float = 10.0
     queue_size: int = 256
-    decode_threads: int = 2
+    decode_threads: int = field(default_factory=lambda: default_decode_threads())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ClassifierSettings:

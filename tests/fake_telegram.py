@@ -133,6 +133,9 @@ class FakeTelegram:
     async def _m_setMyCommands(self, params: dict[str, Any]) -> Any:
         return True
 
+    async def _m_setWebhook(self, params: dict[str, Any]) -> Any:
+        return True
+
     async def _m_getUpdates(self, params: dict[str, Any]) -> Any:
         offset = int(params.get("offset") or 0)
         limit = int(params.get("limit") or 100)

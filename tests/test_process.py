@@ -156,3 +156,38 @@ async def test_a_missing_token_is_a_clear_error(process: BotProcess) -> None:
     await process.start(ready=False)
     assert await process.exited() == 2
     assert "TELEGRAM_BOT_TOKEN is not set" in process.log.read_text()
+
+
+async def test_webhook_mode_takes_updates_with_the_secret_only(process: BotProcess, fake: FakeTelegram,
+                                                                samples_dir: Path) -> None:
+    import socket
+
+    import aiohttp
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process.env |= {"WEBHOOK_URL": "https://bot.example/telegram", "WEBHOOK_SECRET": "s3cret-Token_1",
+                    "WEBHOOK_LISTEN": "127.0.0.1", "WEBHOOK_PORT": str(port)}
+    await process.start(ready=False)
+    await fake.wait_for(lambda: bool(fake.methods("setWebhook")), timeout=90)
+    registered = fake.methods("setWebhook")[0].params
+    assert registered["url"] == "https://bot.example/telegram" and registered["secret_token"] == "s3cret-Token_1"
+    photo = fake.photo([(64, 64, sample(samples_dir, "pig"))])
+    update = {"update_id": 1, "message": {"message_id": 7, "date": 0, "chat": private_chat(ANN),
+                                          "from": user(ANN), "photo": photo}}
+    url = f"http://127.0.0.1:{port}/telegram"
+    async with aiohttp.ClientSession() as session:
+        for _ in range(100):  # the server starts listening a moment after setWebhook
+            try:
+                async with session.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) as r:
+                    assert r.status == 403
+                    break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+        async with session.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-Token_1"}) as r:
+            assert r.status == 200
+    answer = await said(fake, ANN, "<b>")
+    assert answer["text"].startswith("<b>pig</b>") and answer["reply_parameters"]["message_id"] == 7
+    assert len(fake.sent(ANN)) == 1  # the forged post was not answered
+    assert await process.stop(signal.SIGTERM) == 0
