@@ -114,9 +114,9 @@ class Games:
 
     async def end(self, round_id: int, note: str = "") -> bool:
         """End the round if it is still open: award points, reveal, remove the buttons."""
-        timer = self._timers.pop(round_id, None)
-        if timer is not None and timer is not asyncio.current_task():
-            timer.cancel()
+        for pending in (self._timers.pop(round_id, None), self._count_edits.pop(round_id, None)):
+            if pending is not None and pending is not asyncio.current_task():
+                pending.cancel()
         closed = await self.storage.close_round(round_id)
         if closed is None:
             return False

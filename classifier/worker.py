@@ -40,7 +40,6 @@ class WorkerStats:
     batches: int = 0
     images: int = 0
     largest_batch: int = 0
-    failed_batches: int = 0
 
 
 class BatchWorker:
@@ -161,7 +160,6 @@ class BatchWorker:
                 results = await loop.run_in_executor(self.classifier.executor, self._infer, live)
             except Exception as exc:
                 logger.exception("A batch of %d failed", len(live))
-                self.stats.failed_batches += 1
                 for request in live:
                     if not request.future.done():
                         request.future.set_exception(exc)

@@ -12,6 +12,7 @@ from classifier import (
     BatchWorker,
     ClassifierSettings,
     ImageError,
+    Prediction,
     WorkerBusy,
     WorkerStopped,
     ZeroShotClassifier,
@@ -21,13 +22,15 @@ from tests.conftest import sample
 
 
 def make_worker(settings: ClassifierSettings, classifier: ZeroShotClassifier, **changes: object) -> BatchWorker:
-    return create_worker(ClassifierSettings(**{**settings.__dict__, **changes}), classifier)
+    """A started worker with some settings changed."""
+    w = create_worker(ClassifierSettings(**{**settings.__dict__, **changes}), classifier)
+    w.start()
+    return w
 
 
 @pytest.fixture
 async def worker(settings: ClassifierSettings, classifier: ZeroShotClassifier) -> AsyncIterator[BatchWorker]:
     w = make_worker(settings, classifier, batch_max_wait_ms=2000)
-    w.start()
     yield w
     await w.stop()
 
@@ -37,6 +40,11 @@ def hold_model(worker: BatchWorker) -> threading.Event:
     gate = threading.Event()
     worker.classifier.executor.submit(gate.wait)
     return gate
+
+
+def submit(worker: BatchWorker, samples_dir: Path, labels: tuple[str, ...]) -> list[asyncio.Future[Prediction]]:
+    """One classify() call per label's sample, running in the background."""
+    return [asyncio.ensure_future(worker.classify(sample(samples_dir, label), DEFAULT_LABELS)) for label in labels]
 
 
 async def until(condition: object, timeout: float = 10.0) -> None:
@@ -71,7 +79,6 @@ async def test_a_lone_request_does_not_wait_for_the_batch_timeout(
     settings: ClassifierSettings, classifier: ZeroShotClassifier, samples_dir: Path
 ) -> None:
     w = make_worker(settings, classifier, batch_max_wait_ms=60_000)
-    w.start()
     try:
         prediction = await asyncio.wait_for(w.classify(sample(samples_dir, "cat"), DEFAULT_LABELS), 10)
         assert prediction.label == "cat"
@@ -97,13 +104,11 @@ async def test_a_cancelled_caller_is_skipped(
 ) -> None:
     """Cancelled while queued: never run. Cancelled while its batch runs: its answer is dropped."""
     worker = make_worker(settings, classifier, batch_max_size=batch_size, batch_max_wait_ms=2000)
-    worker.start()
     gate = hold_model(worker)
-    calls = [asyncio.ensure_future(worker.classify(sample(samples_dir, "cat"), DEFAULT_LABELS))]
+    calls = submit(worker, samples_dir, ("cat",))
     if batch_size == 1:  # the cat alone goes first, so the dog is still queued when cancelled
         await until(lambda: worker.stats.batches == 1)
-    calls += [asyncio.ensure_future(worker.classify(sample(samples_dir, label), DEFAULT_LABELS))
-              for label in ("dog", "fox")]
+    calls += submit(worker, samples_dir, ("dog", "fox"))
     await until(lambda: worker._decoding == 0 and worker.load == 3)
     calls[1].cancel()
     gate.set()
@@ -121,9 +126,8 @@ async def test_a_full_queue_says_busy_at_once(
     settings: ClassifierSettings, classifier: ZeroShotClassifier, samples_dir: Path
 ) -> None:
     w = make_worker(settings, classifier, queue_size=2)
-    w.start()
     gate = hold_model(w)
-    accepted = [asyncio.ensure_future(w.classify(sample(samples_dir, "cat"), DEFAULT_LABELS)) for _ in range(2)]
+    accepted = submit(w, samples_dir, ("cat", "cat"))
     await until(lambda: w.load == 2)
     with pytest.raises(WorkerBusy, match="busy"):
         await w.classify(sample(samples_dir, "dog"), DEFAULT_LABELS)
@@ -137,10 +141,9 @@ async def test_stop_answers_everything_accepted_then_refuses(
     settings: ClassifierSettings, classifier: ZeroShotClassifier, samples_dir: Path
 ) -> None:
     w = make_worker(settings, classifier, batch_max_size=2)
-    w.start()
     gate = hold_model(w)
     labels = ("rabbit", "mouse", "lion", "pig", "elephant")
-    accepted = [asyncio.ensure_future(w.classify(sample(samples_dir, label), DEFAULT_LABELS)) for label in labels]
+    accepted = submit(w, samples_dir, labels)
     await until(lambda: w.load == 5)
     stopping = asyncio.ensure_future(w.stop())
     await until(lambda: w._closing)
