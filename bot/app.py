@@ -17,8 +17,10 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import BaseRequest
 
 from bot import game, handlers
+from bot.ordering import ChatOrderedUpdateProcessor
 from bot.ratelimit import UserRateLimit
 from bot.services import SERVICES_KEY, Services
 from bot.settings import BotSettings
@@ -30,6 +32,8 @@ logger = logging.getLogger(__name__)
 PICTURES = filters.PHOTO | filters.Sticker.ALL | filters.Document.ALL
 CLASSIFY_CAPTION = filters.CaptionRegex(r"^/classify(@\w+)?(\s|$)")
 GAME_CAPTION = filters.CaptionRegex(r"^/game(@\w+)?(\s|$)")
+# Commands that change a chat's state: the chat's later updates wait for them (bot/ordering.py).
+STATE_COMMANDS = frozenset({"labels", "game", "reveal"})
 COMMANDS = (
     BotCommand("classify", "what animal is this picture? (reply to it)"),
     BotCommand("labels", "show or set this chat's labels"),
@@ -39,20 +43,40 @@ COMMANDS = (
 )
 
 
-def build_application(settings: BotSettings) -> Application:
-    """The bot with every handler; services start in post_init and stop in post_shutdown."""
+def changes_chat_state(update: Update) -> bool:
+    """Whether the update is a command that changes its chat's labels or game round."""
+    message = update.effective_message
+    text = (message.text or message.caption or "") if message is not None else ""
+    if not text.startswith("/"):
+        return False
+    command = text.split(maxsplit=1)[0][1:].split("@", 1)[0].lower()
+    return command in STATE_COMMANDS
+
+
+def build_application(settings: BotSettings, transport: BaseRequest | None = None) -> Application:
+    """The bot with every handler; services start in post_init and stop in post_shutdown.
+
+    transport replaces HTTP to Telegram (the benchmark plays Telegram in process).
+    """
     builder = (
         Application.builder()
         .token(settings.token)
-        .concurrent_updates(settings.concurrent_updates)
+        .concurrent_updates(ChatOrderedUpdateProcessor(settings.concurrent_updates, changes_chat_state))
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(_start_services)
         .post_shutdown(_stop_services)
-        .get_updates_read_timeout(settings.poll_timeout_seconds + 10)
         # A picture deleted before its answer is ready still gets the answer; no link previews.
         .defaults(Defaults(allow_sending_without_reply=True,
                            link_preview_options=LinkPreviewOptions(is_disabled=True)))
     )
+    if transport is not None:
+        builder = builder.request(transport).get_updates_request(transport)
+    else:
+        builder = (builder.connect_timeout(settings.connect_timeout_seconds)
+                   .read_timeout(settings.read_timeout_seconds)
+                   .write_timeout(settings.write_timeout_seconds)
+                   .pool_timeout(settings.pool_timeout_seconds)
+                   .get_updates_read_timeout(settings.poll_timeout_seconds + 10))
     if settings.base_url:
         builder = builder.base_url(settings.base_url)
     if settings.base_file_url:

@@ -1,44 +1,127 @@
-"""The bot's part of `python -m classifier bench`: a photo through the real Application,
-against the fake Bot API server from the test suite, until the answer is sent."""
+"""The bot's part of `python -m classifier bench`: photos through the real Application.
+
+Telegram is played in process by a python-telegram-bot transport (a BaseRequest), so the
+benchmark needs no network and nothing from the test suite; the HTTP round trip to Telegram
+is not part of the figures.
+"""
 
 from __future__ import annotations
 
-import statistics
+import asyncio
+import itertools
+import json
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
+
+from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application, started
+from bot.looplag import LoopLag
+from bot.services import SERVICES_KEY, Services
 from bot.settings import BotSettings
-from classifier.bench import PHOTO_SIZE, test_jpeg
+from classifier.bench import PHOTO_SIZE, SINGLE_RUNS, paired_latency, test_jpeg
 from classifier.settings import ClassifierSettings
 
-RUNS = 30
+TOKEN = "1:bench"
+BOT_USER = {"id": 1, "is_bot": True, "first_name": "Bench", "username": "bench_bot"}
 
 
-async def bot_e2e_p50_ms(classifier_settings: ClassifierSettings) -> float:
-    """Median milliseconds from a photo update being offered to getUpdates to the bot's sendMessage."""
-    from tests.fake_telegram import FakeTelegram, private_chat, user  # the test suite's fake server
+class LoopbackTelegram(BaseRequest):
+    """Just enough of the Bot API for photos in private chats, answered in process."""
 
-    fake = FakeTelegram()
-    await fake.start()
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            settings = BotSettings(token=fake.token, classifier=replace(classifier_settings),
-                                   base_url=fake.base_url, base_file_url=fake.base_file_url,
-                                   database_path=Path(folder) / "bench.sqlite3", rate_limit_per_minute=0,
-                                   poll_timeout_seconds=1)
-            photo = test_jpeg(PHOTO_SIZE)
-            times = []
-            async with started(build_application(settings)):
-                for i in range(RUNS + 1):
-                    sizes = fake.photo([(PHOTO_SIZE[0], PHOTO_SIZE[1], photo)])
-                    t0 = time.perf_counter()
-                    await fake.push(chat=private_chat(1), **{"from": user(1)}, photo=sizes)
-                    await fake.wait_for(lambda n=i + 1: len(fake.sent(1)) >= n)  # type: ignore[misc]
-                    if i:  # the first one warms up connections
-                        times.append((time.perf_counter() - t0) * 1000)
-            return statistics.median(times)
-    finally:
-        await fake.stop()
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.answered: dict[int, asyncio.Event] = {}  # message id of a photo -> its answer was sent
+        self._updates: list[dict[str, Any]] = []
+        self._arrived = asyncio.Event()
+        self._ids = itertools.count(1)
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 10.0
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    def push_photo(self, chat_id: int, data: bytes) -> asyncio.Event:
+        """Offer a photo update to getUpdates; the event is set when its answer is sent."""
+        number = next(self._ids)
+        file_id = f"f{number}"
+        self.files[file_id] = data
+        size = {"file_id": file_id, "file_unique_id": file_id, "width": PHOTO_SIZE[0], "height": PHOTO_SIZE[1],
+                "file_size": len(data)}
+        person = {"id": chat_id, "is_bot": False, "first_name": "B"}
+        self._updates.append({"update_id": number, "message": {
+            "message_id": number, "date": int(time.time()), "chat": {"id": chat_id, "type": "private"},
+            "from": person, "photo": [size]}})
+        self.answered[number] = asyncio.Event()
+        self._arrived.set()
+        return self.answered[number]
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        if "/file/" in url:
+            return 200, self.files[url.rsplit("/", 1)[1]]
+        name = url.rsplit("/", 1)[1]
+        params = request_data.parameters if request_data is not None else {}
+        return 200, json.dumps({"ok": True, "result": await self._answer(name, params)}).encode()
+
+    async def _answer(self, name: str, params: dict[str, Any]) -> Any:
+        if name == "getMe":
+            return BOT_USER
+        if name == "getUpdates":
+            offset = int(params.get("offset") or 0)
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]  # confirmed ones go
+            if not self._updates:
+                self._arrived.clear()
+                try:
+                    await asyncio.wait_for(self._arrived.wait(), 0.5)
+                except TimeoutError:
+                    return []
+            return self._updates[:100]
+        if name == "getFile":
+            file_id = str(params["file_id"])
+            return {"file_id": file_id, "file_unique_id": file_id, "file_size": len(self.files[file_id]),
+                    "file_path": f"photos/{file_id}"}
+        if name == "sendMessage":
+            quoted = params.get("reply_parameters")
+            quoted = json.loads(quoted) if isinstance(quoted, str) else quoted
+            if quoted:
+                self.answered.pop(int(quoted["message_id"]), asyncio.Event()).set()
+            return {"message_id": next(self._ids), "date": int(time.time()), "from": BOT_USER,
+                    "chat": {"id": int(params["chat_id"]), "type": "private"}, "text": params.get("text", "")}
+        return True  # setMyCommands, deleteWebhook and the like
+
+
+async def bot_measurements(classifier_settings: ClassifierSettings, burst: int) -> dict[str, float]:
+    """Paired latencies (model, worker, bot round trip) and the event loop's lag under a burst.
+
+    The pairs run one request at a time; the burst sends `burst` photos from 16 chats at once
+    and records how late the bot's event loop wakes up meanwhile (loop_lag_p99_ms).
+    """
+    transport = LoopbackTelegram()
+    with tempfile.TemporaryDirectory() as folder:
+        settings = BotSettings(token=TOKEN, classifier=replace(classifier_settings),
+                               database_path=Path(folder) / "bench.sqlite3", rate_limit_per_minute=0,
+                               poll_timeout_seconds=1)
+        photo = test_jpeg(PHOTO_SIZE)
+        async with started(build_application(settings, transport=transport)) as application:
+            svc: Services = application.bot_data[SERVICES_KEY]
+
+            async def round_trip() -> None:
+                await transport.push_photo(1, photo).wait()
+
+            await round_trip()  # warm-up
+            results = await paired_latency(svc.classifier, svc.worker, photo, SINGLE_RUNS, round_trip)
+            async with LoopLag() as lag:
+                answers = [transport.push_photo(100 + i % 16, photo).wait() for i in range(burst)]
+                await asyncio.gather(*answers)
+    results["loop_lag_p99_ms"] = lag.percentile_ms(99)
+    results["loop_lag_burst"] = burst
+    return results

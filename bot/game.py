@@ -186,9 +186,9 @@ async def game(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         left = seconds_left(running) if running else 0
         await reply(message, f"A round is already running: {left} s left.")
         return
-    sent = await source.reply_text(round_text(0), reply_markup=keyboard(round_id, options), do_quote=True)
+    games.schedule_end(round_id, games.round_seconds)  # ends even if the question below is lost
+    sent = await reply(source, round_text(0), reply_markup=keyboard(round_id, options))
     await svc.storage.set_round_message(round_id, sent.message_id)
-    games.schedule_end(round_id, games.round_seconds)
 
 
 def parse_callback(data: str | None) -> tuple[int, int] | None:

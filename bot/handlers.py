@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from telegram import Chat, ChatMember, Message, Update
 from telegram.constants import ParseMode
@@ -10,6 +11,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot import replies
+from bot.delivery import may_have_arrived, send
 from bot.pictures import NoPicture, PictureTooLarge, download, find_picture, has_picture
 from bot.ratelimit import Verdict
 from bot.services import Services, services
@@ -41,8 +43,9 @@ def is_label_list(caption: str) -> bool:
     return "," in caption or "\n" in caption.strip()
 
 
-async def reply(message: Message, text: str) -> None:
-    await message.reply_text(text, parse_mode=ParseMode.HTML, do_quote=True)
+async def reply(message: Message, text: str, **options: Any) -> Message:
+    """Answer message, quoting it; sent once more only when the first try certainly never left."""
+    return await send(lambda: message.reply_text(text, parse_mode=ParseMode.HTML, do_quote=True, **options))
 
 
 def sender_id(update: Update) -> int:
@@ -180,7 +183,12 @@ async def private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the traceback; tell the user one short sentence."""
+    """Log the traceback; tell the user one short sentence, unless a send may have reached them."""
+    if context.error is not None and may_have_arrived(context.error):
+        # The answer may be on the user's screen already: an apology (or the answer again) would be wrong.
+        logger.warning("A request to Telegram failed after it may have been delivered; not apologising: %r",
+                       context.error)
+        return
     logger.error("Error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
         try:

@@ -26,6 +26,11 @@ class BotSettings:
     rate_limit_per_minute: int = 20
     game_round_seconds: float = 30.0
     poll_timeout_seconds: float = 10.0
+    # Telegram HTTP timeouts for a loaded bot, not python-telegram-bot's 5 s (README, Limits and safety)
+    connect_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 30.0
+    write_timeout_seconds: float = 30.0
+    pool_timeout_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BotSettings:
@@ -57,4 +62,10 @@ class BotSettings:
             rate_limit_per_minute=get.number("RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, int, 0),
             game_round_seconds=get.number("GAME_ROUND_SECONDS", defaults.game_round_seconds, float, 1),
             poll_timeout_seconds=get.number("POLL_TIMEOUT_SECONDS", defaults.poll_timeout_seconds, float, 0),
+            connect_timeout_seconds=get.number("TELEGRAM_CONNECT_TIMEOUT_SECONDS", defaults.connect_timeout_seconds,
+                                               float, 0.1),
+            read_timeout_seconds=get.number("TELEGRAM_READ_TIMEOUT_SECONDS", defaults.read_timeout_seconds, float, 0.1),
+            write_timeout_seconds=get.number("TELEGRAM_WRITE_TIMEOUT_SECONDS", defaults.write_timeout_seconds,
+                                             float, 0.1),
+            pool_timeout_seconds=get.number("TELEGRAM_POOL_TIMEOUT_SECONDS", defaults.pool_timeout_seconds, float, 0.1),
         )

@@ -1,8 +1,9 @@
 """python -m classifier bench: the whole path measured side by side, in one run.
 
-Keys (see README, Performance): raw_img_per_s, worker_img_per_s, worker_vs_raw, single_p50_ms,
-single_p99_ms, single_overhead_ms, text_encode_ms, text_cached_ms, decode_full_ms, decode_draft_ms,
-decode_speedup, bot_e2e_p50_ms, bot_overhead_ms; plus the device, model and batch settings.
+Keys (see README, Performance): raw_img_per_s, worker_img_per_s, worker_vs_raw, model_single_ms,
+single_p50_ms, single_p99_ms, single_overhead_ms (with its p10/p90), text_encode_ms, text_cached_ms,
+decode_full_ms, decode_draft_ms, decode_speedup, bot_e2e_p50_ms, bot_overhead_ms (with its p10/p90),
+loop_lag_p99_ms; plus the device, model and batch settings.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import platform
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,9 @@ from PIL import Image, ImageDraw
 
 from classifier.factory import create_classifier, create_worker, image_limits
 from classifier.images import decode_image
+from classifier.labels import DEFAULT_LABELS
 from classifier.settings import ClassifierSettings
+from classifier.worker import BatchWorker
 from classifier.zeroshot import ZeroShotClassifier
 
 logger = logging.getLogger(__name__)
@@ -76,8 +79,8 @@ def raw_throughput(classifier: ZeroShotClassifier, batch_size: int, seconds: flo
     return done / (time.perf_counter() - started)
 
 
-async def worker_measurements(settings: ClassifierSettings, classifier: ZeroShotClassifier,
-                              seconds: float) -> dict[str, float]:
+async def worker_throughput(settings: ClassifierSettings, classifier: ZeroShotClassifier, seconds: float) -> float:
+    """Pictures per second through classify(), fed by 3 × BATCH_MAX_SIZE concurrent callers."""
     worker = create_worker(settings, classifier)
     worker.start()
     labels = settings.default_labels
@@ -95,28 +98,64 @@ async def worker_measurements(settings: ClassifierSettings, classifier: ZeroShot
 
         started = time.perf_counter()
         await asyncio.gather(*(caller(i) for i in range(min(settings.queue_size, 3 * settings.batch_max_size))))
-        throughput = done / (time.perf_counter() - started)
-        single = []
-        for i in range(SINGLE_RUNS):
-            t0 = time.perf_counter()
-            await worker.classify(photos[i % len(photos)], labels)
-            single.append((time.perf_counter() - t0) * 1000)
+        return done / (time.perf_counter() - started)
     finally:
         await worker.stop()
-    single.sort()
-    return {"worker_img_per_s": throughput, "single_p50_ms": statistics.median(single),
-            "single_p99_ms": single[min(len(single) - 1, round(0.99 * (len(single) - 1)))]}
 
 
-def model_single_ms(classifier: ZeroShotClassifier) -> float:
+def spread(values: list[float]) -> dict[str, float]:
+    """Median, p10, p90 and p99 of a list of measurements."""
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+    return {"p50": statistics.median(ordered), "p10": at(0.10), "p90": at(0.90), "p99": at(0.99)}
+
+
+async def timed_ms(call: Callable[[], Awaitable[object]]) -> float:
+    started = time.perf_counter()
+    await call()
+    return (time.perf_counter() - started) * 1000
+
+
+async def paired_latency(classifier: ZeroShotClassifier, worker: BatchWorker, photo: bytes, runs: int,
+                         round_trip: Callable[[], Awaitable[None]] | None = None) -> dict[str, float]:
+    """One request at a time, in interleaved triples: the model alone on a batch of one, the
+    same photo through the worker, then (when given) through the bot. Each overhead is the
+    median of the differences within a triple, so a machine whose speed drifts between
+    phases cannot make it negative or noisy; its p10-p90 spread is reported beside it."""
     clip = classifier.clip
     one = torch.randn(1, 3, clip.image_size, clip.image_size)
-    clip.encode_images(one)
-    def run() -> None:
+    loop = asyncio.get_running_loop()
+
+    def model_alone() -> float:
+        started = time.perf_counter()
         clip.encode_images(one)
         _sync(clip.device)
+        return (time.perf_counter() - started) * 1000
 
-    return _median_ms(run, 20)
+    await worker.classify(photo, DEFAULT_LABELS)  # warm-up, and the labels' text encoding
+    model, single, bot, worker_minus_model, bot_minus_worker = [], [], [], [], []
+    for _ in range(runs):
+        model_ms = await loop.run_in_executor(classifier.executor, model_alone)
+        single_ms = await timed_ms(lambda: worker.classify(photo, DEFAULT_LABELS))
+        model.append(model_ms)
+        single.append(single_ms)
+        worker_minus_model.append(single_ms - model_ms)
+        if round_trip is not None:
+            bot_ms = await timed_ms(round_trip)
+            bot.append(bot_ms)
+            bot_minus_worker.append(bot_ms - single_ms)
+    single_spread, overhead = spread(single), spread(worker_minus_model)
+    results = {"model_single_ms": statistics.median(model), "single_p50_ms": single_spread["p50"],
+               "single_p99_ms": single_spread["p99"], "single_overhead_ms": max(0.0, overhead["p50"]),
+               "single_overhead_p10_ms": overhead["p10"], "single_overhead_p90_ms": overhead["p90"]}
+    if bot:
+        bot_overhead = spread(bot_minus_worker)
+        results |= {"bot_e2e_p50_ms": statistics.median(bot), "bot_overhead_ms": max(0.0, bot_overhead["p50"]),
+                    "bot_overhead_p10_ms": bot_overhead["p10"], "bot_overhead_p90_ms": bot_overhead["p90"]}
+    return results
 
 
 def text_measurements(classifier: ZeroShotClassifier) -> dict[str, float]:
@@ -161,20 +200,29 @@ def collect(settings: ClassifierSettings, seconds: float) -> dict[str, Any]:
     on_model_thread = classifier.executor.submit  # where the worker runs torch, so the numbers compare
     results |= on_model_thread(text_measurements, classifier).result()
     results["raw_img_per_s"] = on_model_thread(raw_throughput, classifier, settings.batch_max_size, seconds).result()
-    results |= asyncio.run(worker_measurements(settings, classifier, seconds))
+    results["worker_img_per_s"] = asyncio.run(worker_throughput(settings, classifier, seconds))
     results["worker_vs_raw"] = results["worker_img_per_s"] / results["raw_img_per_s"]
-    results["model_single_ms"] = on_model_thread(model_single_ms, classifier).result()
-    results["single_overhead_ms"] = results["single_p50_ms"] - results["model_single_ms"]
-    classifier.close()  # the bot loads its own model, on a thread of its own
-    bot_e2e = _bot_measurement()
-    if bot_e2e is not None:
-        results["bot_e2e_p50_ms"] = asyncio.run(bot_e2e(settings))
-        results["bot_overhead_ms"] = results["bot_e2e_p50_ms"] - results["single_p50_ms"]
+    bot_measurements = _bot_measurements()
+    if bot_measurements is None:
+        results |= asyncio.run(_paired_without_bot(settings, classifier))
+        classifier.close()
+    else:
+        classifier.close()  # the bot loads its own model, on a thread of its own
+        results |= asyncio.run(bot_measurements(settings, 4 * settings.batch_max_size))
     return results
 
 
-def _bot_measurement() -> Callable[[ClassifierSettings], Coroutine[Any, Any, float]] | None:
-    """The bot's end-to-end measurement, when the bot and its test server are installed.
+async def _paired_without_bot(settings: ClassifierSettings, classifier: ZeroShotClassifier) -> dict[str, float]:
+    worker = create_worker(settings, classifier)
+    worker.start()
+    try:
+        return await paired_latency(classifier, worker, test_jpeg(PHOTO_SIZE), SINGLE_RUNS)
+    finally:
+        await worker.stop()
+
+
+def _bot_measurements() -> Callable[[ClassifierSettings, int], Coroutine[Any, Any, dict[str, float]]] | None:
+    """The bot's measurements (round trips, the event loop's lag), when the bot is installed.
 
     Imported by name so the classifier itself never depends on Telegram.
     """
@@ -183,7 +231,7 @@ def _bot_measurement() -> Callable[[ClassifierSettings], Coroutine[Any, Any, flo
     except ImportError as exc:
         logger.warning("Skipping the bot measurement: %s", exc)
         return None
-    return module.bot_e2e_p50_ms
+    return module.bot_measurements
 
 
 def run_bench(settings: ClassifierSettings, seconds: float, as_json: bool) -> int:

@@ -27,9 +27,14 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def default_decode_threads() -> int:
-    """One per core, up to 8: on a GPU, decoding on too few cores is what holds the model back."""
-    return max(1, min(8, os.cpu_count() or 2))
+def default_decode_threads(device: str, cores: int | None = None) -> int:
+    """On a GPU, one per core up to 8, less one for the event loop: decoding feeds a fast model.
+    On a CPU the model is about ten times slower than decoding (README, Performance), so one
+    thread per four cores: more would only take cores from the model and the event loop."""
+    cores = cores or os.cpu_count() or 2
+    if device.startswith("cuda"):
+        return max(1, min(8, cores - 1))
+    return max(1, cores // 4)
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,11 @@ class ClassifierSettings:
     batch_max_size: int = 32
     batch_max_wait_ms: float = 10.0
     queue_size: int = 256
-    decode_threads: int = field(default_factory=lambda: default_decode_threads())
+    decode_threads: int = 0  # 0: default_decode_threads(device)
+
+    def __post_init__(self) -> None:
+        if self.decode_threads < 1:
+            object.__setattr__(self, "decode_threads", default_decode_threads(self.device))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ClassifierSettings:
@@ -77,7 +86,7 @@ class ClassifierSettings:
             batch_max_size=get.number("BATCH_MAX_SIZE", defaults.batch_max_size, int, 1),
             batch_max_wait_ms=get.number("BATCH_MAX_WAIT_MS", defaults.batch_max_wait_ms, float, 0),
             queue_size=get.number("QUEUE_SIZE", defaults.queue_size, int, 1),
-            decode_threads=get.number("DECODE_THREADS", defaults.decode_threads, int, 1),
+            decode_threads=get.number("DECODE_THREADS", 0, int, 1),
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,10 @@ from tests import tiny_clip
 from tests.fake_telegram import FakeTelegram
 
 TINY_DIR = Path(__file__).resolve().parent.parent / ".cache" / "tiny-clip"
+# The tiny model's precision: CLIP_PRECISION=fp32 rehearses a CPU without bf16 hardware (.ci/run).
+TEST_PRECISION = os.environ.get("CLIP_PRECISION", "auto")
+# Seconds the dev machine (2 Xeon cores with AMX) takes for patience()'s workload.
+REFERENCE_SECONDS = 0.16
 REPORT_FILE = Path(__file__).resolve().parent.parent / ".cache" / "load-report.txt"
 
 
@@ -52,12 +57,36 @@ def samples_dir(tiny_model: tuple[Path, Path]) -> Path:
 def settings(tiny_model: tuple[Path, Path], tmp_path: Path) -> ClassifierSettings:
     config, checkpoint = tiny_model
     return ClassifierSettings(model=str(config), pretrained=str(checkpoint), device="cpu",
-                              cache_dir=tmp_path / "cache")
+                              precision=TEST_PRECISION, cache_dir=tmp_path / "cache")
 
 
 @pytest.fixture
 def classifier(settings: ClassifierSettings) -> ZeroShotClassifier:
     return create_classifier(settings)
+
+
+@pytest.fixture(scope="session")
+def patience(tiny_model: tuple[Path, Path], samples_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> float:
+    """How many times longer than on the dev machine a test may wait here: three times this
+    machine's measured slowness, at least 3. Waits that scale with work multiply by it."""
+    from PIL import Image
+
+    config, checkpoint = tiny_model
+    classifier = create_classifier(ClassifierSettings(model=str(config), pretrained=str(checkpoint), device="cpu",
+                                                      precision=TEST_PRECISION,
+                                                      cache_dir=tmp_path_factory.mktemp("patience")))
+    images = [Image.open(path).convert("RGB") for path in sorted(samples_dir.glob("*/0*.png"))[:32]]
+    run = classifier.executor.submit  # on the model's thread, as the worker runs it
+    try:
+        run(classifier.classify_images, images[:4], ["cat", "dog"]).result()  # warm-up
+        started = time.perf_counter()
+        for _ in range(25):
+            run(classifier.classify_images, images, ["cat", "dog"]).result()
+        seconds = time.perf_counter() - started
+    finally:
+        classifier.executor.shutdown()
+    print(f"patience: the tiny model took {seconds:.2f} s for the reference workload")
+    return 3 * max(1.0, seconds / REFERENCE_SECONDS)
 
 
 def sample(samples_dir: Path, label: str, index: int = 0) -> bytes:

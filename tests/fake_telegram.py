@@ -1,15 +1,17 @@
 """A fake Telegram Bot API server on 127.0.0.1, speaking Telegram's JSON shapes.
 
 It answers the methods the bot uses, serves files, queues updates for getUpdates
-and records every call, so tests can drive the real Application over HTTP.
+and records every call, so tests can drive the real Application over HTTP. It runs on
+a thread of its own with its own event loop: a bot that starves its own loop is slow to
+the fake as it would be to Telegram, and a timeout in a test means the bot was slow.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,15 +50,63 @@ class FakeTelegram:
         self.chats: dict[int, dict[str, Any]] = {}
         # method -> queue of (status, description, retry_after) to answer instead of the real thing
         self.failures: dict[str, list[tuple[int, str, int | None]]] = {}
+        # method -> queue of delays: the call is carried out and recorded, then answered this late
+        self.stalls: dict[str, list[float]] = {}
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(100_000)
-        self._changed = asyncio.Condition()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._changed: asyncio.Condition | None = None  # on the server's loop
         self._runner: web.AppRunner | None = None
         self.port = 0
 
-    # Server
+    # Server, on its own thread
 
     async def start(self) -> None:
+        """Start the server on a thread of its own; returns once it listens."""
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        caller = asyncio.get_running_loop()
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self._start_here())
+            except BaseException as exc:  # tell the caller, then give up
+                caller.call_soon_threadsafe(ready.set_exception, exc)
+                loop.close()
+                return
+            caller.call_soon_threadsafe(ready.set_result, None)
+            loop.run_forever()
+            loop.run_until_complete(self._stop_here())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="fake-telegram", daemon=True)
+        self._thread.start()
+        await ready
+
+    async def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+
+    async def _on_server(self, coroutine: Any) -> Any:
+        """Run a coroutine on the server's loop and wait for it here."""
+        assert self._loop is not None
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self._loop))
+
+    async def _notify(self) -> None:
+        assert self._changed is not None
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _stop_here(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _start_here(self) -> None:
+        self._changed = asyncio.Condition()
         app = web.Application(client_max_size=64 * 2**20)
         app.router.add_post("/bot{token}/{method}", self._api)
         app.router.add_get("/bot{token}/{method}", self._api)
@@ -66,10 +116,6 @@ class FakeTelegram:
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     @property
     def base_url(self) -> str:
@@ -92,8 +138,7 @@ class FakeTelegram:
         params = await self._params(request)
         call = Call(method, params)
         self.calls.append(call)
-        async with self._changed:
-            self._changed.notify_all()
+        await self._notify()
         planned = self.failures.get(method)
         if planned:
             status, description, retry_after = planned.pop(0)
@@ -111,6 +156,9 @@ class FakeTelegram:
             return web.json_response({"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"},
                                      status=400)
         call.result = result
+        stalls = self.stalls.get(method)
+        if stalls:  # done and recorded, but the answer comes too late for the bot to read it
+            await asyncio.sleep(stalls.pop(0))
         return web.json_response({"ok": True, "result": result})
 
     async def _file(self, request: web.Request) -> web.Response:
@@ -142,6 +190,7 @@ class FakeTelegram:
         if offset:
             self.updates = [u for u in self.updates if u["update_id"] >= offset]  # confirmed ones are gone
         deadline = time.monotonic() + min(float(params.get("timeout") or 0), self.poll_cap)
+        assert self._changed is not None
         async with self._changed:
             while not self.updates and time.monotonic() < deadline:
                 try:
@@ -215,10 +264,13 @@ class FakeTelegram:
         return message
 
     async def push_update(self, update: dict[str, Any]) -> int:
+        """Queue an update for getUpdates (on the server's loop, which owns the queue)."""
+        return int(await self._on_server(self._push_here(update)))
+
+    async def _push_here(self, update: dict[str, Any]) -> int:
         update_id = next(self._update_ids)
         self.updates.append({"update_id": update_id, **update})
-        async with self._changed:
-            self._changed.notify_all()
+        await self._notify()
         return update_id
 
     # Reading what the bot did
@@ -239,16 +291,17 @@ class FakeTelegram:
     def methods(self, name: str) -> list[Call]:
         return [call for call in self.calls if call.method == name]
 
-    async def wait_for(self, condition: Callable[[], bool], timeout: float = 20.0) -> None:
-        """Wait until condition() holds, re-checking after every API call; fail after timeout."""
+    async def wait_for(self, condition: Callable[[], bool], timeout: float = 60.0) -> None:
+        """Wait until condition() holds, re-checked every 10 ms; fail after timeout.
+
+        The default is far longer than any single answer takes even on a slow machine: it only
+        bounds how long a broken bot keeps the suite waiting.
+        """
         deadline = time.monotonic() + timeout
-        async with self._changed:
-            while not condition():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError("the bot did not do what was expected in time")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the bot did not do what was expected within {timeout:.0f} s")
+            await asyncio.sleep(0.01)
 
 
 def user(user_id: int, first_name: str = "Ann", **extra: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -235,3 +236,22 @@ async def test_labels_survive_a_restart(bot_settings: BotSettings, fake: FakeTel
     async with running_bot(bot_settings):
         await send_private(fake, text="/labels")
         assert "this chat's own set, 3): owl, bat, moth" in (await answers(fake, ANN, 2))[1]["text"]
+
+
+async def test_new_labels_apply_to_the_photo_right_after_them(bot_settings: BotSettings, fake: FakeTelegram,
+                                                             samples_dir: Path) -> None:
+    animals = sorted(d.name for d in samples_dir.iterdir())
+    chats = [7001 + i for i in range(5)]
+    expected: dict[int, set[str]] = {}  # photo message id -> the labels set just before it
+    async with running_bot(replace(bot_settings, rate_limit_per_minute=0)):
+        for round_ in range(10):  # 5 chats x 10 = 50 pairs, all pushed back to back
+            for n, chat in enumerate(chats):
+                first, second = animals[(round_ + n) % 10], animals[(round_ + n + 3) % 10]
+                await fake.push(chat=private_chat(chat), **{"from": user(chat)}, text=f"/labels {first}, {second}")
+                photo = await fake.push(chat=private_chat(chat), **{"from": user(chat)},
+                                        photo=fake.photo([(64, 64, sample(samples_dir, first))]))
+                expected[photo["message_id"]] = {first, second}
+        await fake.wait_for(lambda: sum(len(fake.sent(c)) for c in chats) >= 100)
+    for answer in (a for c in chats for a in fake.sent(c) if not str(a["text"]).startswith("Labels set")):
+        shown = {line.split(" — ")[0].removeprefix("<b>").removesuffix("</b>") for line in answer["text"].split("\n")}
+        assert shown == expected[answer["reply_parameters"]["message_id"]]

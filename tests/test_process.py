@@ -34,7 +34,8 @@ class BotProcess:
             "HF_HOME": os.environ.get("HF_HOME", ""), "TELEGRAM_BOT_TOKEN": fake.token,
             "TELEGRAM_BASE_URL": fake.base_url, "TELEGRAM_BASE_FILE_URL": fake.base_file_url,
             "DATABASE_PATH": str(database), "CLIP_MODEL": settings.model, "CLIP_PRETRAINED": settings.pretrained,
-            "CACHE_DIR": str(settings.cache_dir), "CLIP_DEVICE": "cpu", "POLL_TIMEOUT_SECONDS": "1",
+            "CACHE_DIR": str(settings.cache_dir), "CLIP_DEVICE": "cpu", "CLIP_PRECISION": settings.precision,
+            "POLL_TIMEOUT_SECONDS": "1",
             "GAME_ROUND_SECONDS": "60",
         }
         self.process: asyncio.subprocess.Process | None = None

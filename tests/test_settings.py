@@ -49,3 +49,12 @@ def test_environment_wins_over_dotenv(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("CLIP_MODEL", "from-env")
     env = read_environment(dotenv)
     assert env["CLIP_MODEL"] == "from-env" and env["QUEUE_SIZE"] == "7"
+
+
+def test_decode_threads_follow_the_device_and_the_cores() -> None:
+    from classifier.settings import default_decode_threads
+
+    assert [default_decode_threads("cpu", n) for n in (1, 2, 4, 16)] == [1, 1, 1, 4]
+    assert [default_decode_threads("cuda", n) for n in (1, 2, 16, 64)] == [1, 1, 8, 8]
+    assert ClassifierSettings.from_env({"DECODE_THREADS": "3"}).decode_threads == 3
+    assert ClassifierSettings(device="cpu").decode_threads == default_decode_threads("cpu")
