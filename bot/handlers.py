@@ -173,6 +173,7 @@ async def labels(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(message, replies.labels_refused(str(exc)))
         return
     await svc.storage.set_labels(chat.id, new)  # committed before we say so
+    svc.worker.prepare_labels(new)  # encoding starts now; the acknowledgement does not wait for it
     await reply(message, replies.labels_set(new))
 
 

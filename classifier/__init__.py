@@ -13,13 +13,13 @@ from classifier.labels import (
 from classifier.model import ClipModel, ModelLoadError, load_model
 from classifier.prompts import DEFAULT_TEMPLATES
 from classifier.settings import ClassifierSettings, SettingsError
-from classifier.worker import BatchWorker, WorkerBusy, WorkerStopped
+from classifier.worker import BatchWorker, InternalError, WorkerBusy, WorkerStopped
 from classifier.zeroshot import Prediction, ZeroShotClassifier
 
 __all__ = [
     "DEFAULT_LABELS", "DEFAULT_TEMPLATES", "MAX_LABELS", "MAX_LABEL_CHARS", "MIN_LABELS",
     "BatchWorker", "ClassifierSettings", "ClipModel", "DamagedImage", "ImageError", "ImageLimits",
-    "ImageTooLarge", "LabelError", "ModelLoadError", "NotAnImage", "Prediction", "SettingsError",
+    "ImageTooLarge", "InternalError", "LabelError", "ModelLoadError", "NotAnImage", "Prediction", "SettingsError",
     "WorkerBusy", "WorkerStopped", "ZeroShotClassifier", "create_classifier", "create_worker",
     "decode_image", "image_limits", "load_model", "parse_labels",
 ]

@@ -3,7 +3,7 @@
 Keys (see README, Performance): raw_img_per_s, worker_img_per_s, worker_vs_raw, model_single_ms,
 single_p50_ms, single_p99_ms, single_overhead_ms (with its p10/p90), text_encode_ms, text_cached_ms,
 decode_full_ms, decode_draft_ms, decode_speedup, bot_e2e_p50_ms, bot_overhead_ms (with its p10/p90),
-loop_lag_p99_ms; plus the device, model and batch settings.
+loop_lag_p99_ms, label_change_stall_ms (with its p10/p90); plus the device, model and batch settings.
 """
 
 from __future__ import annotations
@@ -158,6 +158,32 @@ async def paired_latency(classifier: ZeroShotClassifier, worker: BatchWorker, ph
     return results
 
 
+async def label_change_stall(settings: ClassifierSettings, classifier: ZeroShotClassifier,
+                             runs: int = 5) -> dict[str, float]:
+    """The extra latency of a picture sent while another caller's 50 new labels are being
+    encoded, paired against the same picture alone just before (median of pairs, p10-p90)."""
+    worker = create_worker(settings, classifier)
+    worker.start()
+    photo = test_jpeg(PHOTO_SIZE)
+    stalls, alone_ms = [], []
+    try:
+        await worker.classify(photo, DEFAULT_LABELS)  # warm-up
+        for _ in range(runs):
+            alone = await timed_ms(lambda: worker.classify(photo, DEFAULT_LABELS))
+            fresh = [f"animal {uuid.uuid4().hex[:8]}" for _ in range(50)]
+            other = asyncio.ensure_future(worker.classify(photo, fresh))
+            await asyncio.sleep(0.02)  # the other caller's labels are being encoded now
+            during = await timed_ms(lambda: worker.classify(photo, DEFAULT_LABELS))
+            await other
+            stalls.append(during - alone)
+            alone_ms.append(alone)
+    finally:
+        await worker.stop()
+    stall = spread(stalls)
+    return {"label_change_stall_ms": max(0.0, stall["p50"]), "label_change_stall_p10_ms": stall["p10"],
+            "label_change_stall_p90_ms": stall["p90"], "label_change_alone_ms": statistics.median(alone_ms)}
+
+
 def text_measurements(classifier: ZeroShotClassifier) -> dict[str, float]:
     fresh = [f"animal {uuid.uuid4().hex[:8]}" for _ in range(10)]
     started = time.perf_counter()
@@ -202,6 +228,7 @@ def collect(settings: ClassifierSettings, seconds: float) -> dict[str, Any]:
     results["raw_img_per_s"] = on_model_thread(raw_throughput, classifier, settings.batch_max_size, seconds).result()
     results["worker_img_per_s"] = asyncio.run(worker_throughput(settings, classifier, seconds))
     results["worker_vs_raw"] = results["worker_img_per_s"] / results["raw_img_per_s"]
+    results |= asyncio.run(label_change_stall(settings, classifier))
     bot_measurements = _bot_measurements()
     if bot_measurements is None:
         results |= asyncio.run(_paired_without_bot(settings, classifier))

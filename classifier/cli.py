@@ -21,7 +21,7 @@ from classifier.labels import LabelError, parse_labels
 from classifier.model import ModelLoadError
 from classifier.progress import Progress
 from classifier.settings import ClassifierSettings, SettingsError, read_environment
-from classifier.worker import BatchWorker
+from classifier.worker import BatchWorker, InternalError
 from classifier.zeroshot import Prediction
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -86,6 +86,8 @@ async def classify_files(worker: BatchWorker, paths: Sequence[Path], labels: Seq
                 return Outcome(path, error="No such file.")
             except OSError as exc:
                 return Outcome(path, error=f"Cannot read the file: {exc.strerror or exc}.")
+            except InternalError:
+                return Outcome(path, error="internal error")  # the worker logged the traceback
             finally:
                 progress.advance()
 

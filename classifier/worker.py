@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -12,10 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from classifier.images import ImageLimits, decode_image, to_rgb
+from classifier.images import ImageError, ImageLimits, decode_image, to_rgb
 from classifier.zeroshot import Prediction, ZeroShotClassifier
 
 logger = logging.getLogger(__name__)
+
+# Text encoding runs in chunks of about one image batch's time, never less than this.
+MIN_TEXT_CHUNK_SECONDS = 0.05
 
 
 class WorkerBusy(RuntimeError):
@@ -40,6 +44,7 @@ class WorkerStats:
     batches: int = 0
     images: int = 0
     largest_batch: int = 0
+    text_chunks: int = 0
 
 
 class BatchWorker:
@@ -49,6 +54,10 @@ class BatchWorker:
     other and with the model; all torch work runs on the classifier's one thread. A batch
     closes when it is full, when max_wait has passed, or at once when nothing more is on
     its way, so a lone request never waits for company.
+
+    Labels nobody used before are encoded on the same thread in chunks of about one image
+    batch's time, taken in turn from each label set waiting for them, with image batches in
+    between: a chat's new labels cost that chat, never everyone else's pictures.
     """
 
     def __init__(self, classifier: ZeroShotClassifier, limits: ImageLimits, *, max_batch: int = 32,
@@ -61,11 +70,15 @@ class BatchWorker:
         self.stats = WorkerStats()
         self._decode_pool = ThreadPoolExecutor(decode_threads, thread_name_prefix="toonclip-decode")
         self._pending: deque[_Request] = deque()
+        self._text_jobs: deque[deque[str]] = deque()  # one per label set waiting for new labels
+        self._encoding: dict[str, asyncio.Future[None]] = {}  # label -> done when it is in the cache
         self._arrived = asyncio.Event()
         self._admitted = 0
         self._decoding = 0
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self._batch_seconds = MIN_TEXT_CHUNK_SECONDS  # recent image batches' time, smoothed
+        self._label_seconds: float | None = None  # what encoding one label costs, smoothed
 
     @property
     def load(self) -> int:
@@ -85,6 +98,48 @@ class BatchWorker:
             await self._task
         self._decode_pool.shutdown(wait=True)
 
+    def prepare_labels(self, labels: Sequence[str]) -> asyncio.Future[None]:
+        """Start encoding the labels not cached yet; the future is done when all of them are.
+
+        Nobody has to await it: /labels calls it so the encoding starts before the chat's next
+        picture arrives.
+        """
+        waiting = self._schedule(labels)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not waiting:
+            done.set_result(None)
+            return done
+
+        def finished(_: object) -> None:
+            if done.done() or not all(f.done() for f in waiting):
+                return
+            failed = next((f.exception() for f in waiting if not f.cancelled() and f.exception()), None)
+            if failed is not None:
+                done.set_exception(failed)
+            else:
+                done.set_result(None)
+
+        for future in waiting:
+            future.add_done_callback(finished)
+        done.add_done_callback(_consume)
+        return done
+
+    def _schedule(self, labels: Sequence[str]) -> list[asyncio.Future[None]]:
+        """Futures for the labels of a set that are not cached: new ones join a job of this set."""
+        waiting: list[asyncio.Future[None]] = []
+        new: deque[str] = deque()
+        for label in self.classifier.missing(labels):
+            future = self._encoding.get(label)
+            if future is None:
+                future = self._encoding[label] = asyncio.get_running_loop().create_future()
+                future.add_done_callback(_consume)
+                new.append(label)
+            waiting.append(future)
+        if new:
+            self._text_jobs.append(new)
+            self._arrived.set()
+        return waiting
+
     async def classify(self, image: bytes | Image.Image, labels: Sequence[str]) -> Prediction:
         """Classify one picture against labels; raises ImageError, WorkerBusy or WorkerStopped."""
         if self._closing or self._task is None:
@@ -97,12 +152,22 @@ class BatchWorker:
         loop = asyncio.get_running_loop()
         self._admitted += 1
         try:
+            labels_ready = self._schedule(labels)  # encoding starts while the picture is decoded
             self._decoding += 1
             try:
                 pixels = await loop.run_in_executor(self._decode_pool, self._prepare, image)
+            except (ImageError, asyncio.CancelledError):
+                raise
+            except Exception as exc:  # a bug or a library's surprise: this caller's failure alone
+                logger.exception("Preparing a picture failed")
+                raise InternalError("internal error") from exc
             finally:
                 self._decoding -= 1
                 self._arrived.set()
+            if labels_ready:
+                await asyncio.wait(labels_ready)  # never cancels them: other callers share them
+                for ready in labels_ready:
+                    ready.result()  # the encoding's failure is this caller's too
             future: asyncio.Future[Prediction] = loop.create_future()
             self._pending.append(_Request(pixels, tuple(labels), future))
             self._arrived.set()
@@ -124,17 +189,11 @@ class BatchWorker:
             taken.append(self._pending.popleft())
         return taken
 
-    async def _next_batch(self) -> list[_Request] | None:
-        """Wait for work; None once stopping and everything accepted was answered."""
+    async def _collect_batch(self) -> list[_Request]:
+        """Pending requests, waiting up to max_wait for company while more are being decoded."""
         loop = asyncio.get_running_loop()
-        while not self._pending:
-            if self._closing and self._admitted == 0:
-                return None
-            self._arrived.clear()
-            await self._arrived.wait()
         batch = self._take(self.max_batch)
         deadline = loop.time() + self.max_wait
-        # Wait for company only while more pictures are being decoded right now.
         while len(batch) < self.max_batch and self._decoding > 0:
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -148,36 +207,101 @@ class BatchWorker:
         return batch
 
     async def _run(self) -> None:
+        while True:
+            if self._pending:
+                await self._run_images(await self._collect_batch())
+            if self._text_jobs:
+                await self._run_text_chunk()
+            if not self._pending and not self._text_jobs:
+                if self._closing and self._admitted == 0:
+                    return
+                self._arrived.clear()
+                await self._arrived.wait()
+
+    async def _run_images(self, batch: list[_Request]) -> None:
+        live = [request for request in batch if not request.future.done()]
+        if not live:
+            return
+        self.stats.batches += 1
+        self.stats.images += len(live)
+        self.stats.largest_batch = max(self.stats.largest_batch, len(live))
         loop = asyncio.get_running_loop()
-        while (batch := await self._next_batch()) is not None:
-            live = [request for request in batch if not request.future.done()]
-            if not live:
-                continue
-            self.stats.batches += 1
-            self.stats.images += len(live)
-            self.stats.largest_batch = max(self.stats.largest_batch, len(live))
-            try:
-                results = await loop.run_in_executor(self.classifier.executor, self._infer, live)
-            except Exception as exc:
-                logger.exception("A batch of %d failed", len(live))
+        started = time.perf_counter()
+        try:
+            results = await loop.run_in_executor(self.classifier.executor, self._infer, live)
+        except Exception:
+            if len(live) == 1:
+                logger.exception("A picture failed in the model")
+                results = [_internal_error()]
+            else:  # find the one that broke it: each alone, so only its caller fails
+                logger.exception("A batch of %d failed; running its pictures one by one", len(live))
+                results = []
                 for request in live:
-                    if not request.future.done():
-                        request.future.set_exception(exc)
+                    try:
+                        results += await loop.run_in_executor(self.classifier.executor, self._infer, [request])
+                    except Exception:
+                        logger.exception("A picture failed in the model")
+                        results.append(_internal_error())
+        self._batch_seconds = 0.8 * self._batch_seconds + 0.2 * (time.perf_counter() - started)
+        for request, result in zip(live, results, strict=True):
+            if request.future.done():
                 continue
-            for request, result in zip(live, results, strict=True):
-                if request.future.done():
-                    continue
-                if isinstance(result, Exception):
-                    request.future.set_exception(result)
-                else:
-                    request.future.set_result(result)
+            if isinstance(result, Exception):
+                request.future.set_exception(result)
+            else:
+                request.future.set_result(result)
 
     def _infer(self, batch: list[_Request]) -> list[Prediction | Exception]:
+        """One forward pass; then one matrix product per label set in the batch."""
         features = self.classifier.clip.encode_images(self.classifier.to_batch([r.pixels for r in batch]))
-        results: list[Prediction | Exception] = []
-        for request, vector in zip(batch, features, strict=True):
+        by_labels: dict[tuple[str, ...], list[int]] = {}
+        for i, request in enumerate(batch):
+            by_labels.setdefault(request.labels, []).append(i)
+        results: list[Prediction | Exception] = [_internal_error()] * len(batch)
+        for labels, rows in by_labels.items():
             try:
-                results.append(self.classifier.score(vector, request.labels))
-            except Exception as exc:  # one label set's failure is its caller's alone
-                results.append(exc)
+                for row, prediction in zip(rows, self.classifier.score_many(features[rows], labels), strict=True):
+                    results[row] = prediction
+            except Exception as exc:  # one label set's failure is its callers' alone
+                for row in rows:
+                    results[row] = exc
         return results
+
+    async def _run_text_chunk(self) -> None:
+        """Encode the next few labels of the job whose turn it is; it goes to the back of the line."""
+        job = self._text_jobs.popleft()
+        budget = max(MIN_TEXT_CHUNK_SECONDS, self._batch_seconds)
+        size = 1 if self._label_seconds is None else max(1, int(budget / self._label_seconds))
+        chunk = [job.popleft() for _ in range(min(size, len(job)))]
+        if job:
+            self._text_jobs.append(job)
+        started = time.perf_counter()
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.classifier.executor,
+                                                             self.classifier.encode_labels, chunk)
+        except Exception as exc:
+            logger.exception("Encoding %d labels failed", len(chunk))
+            for label in chunk:
+                self._encoding.pop(label).set_exception(exc)
+            return
+        self.stats.text_chunks += 1
+        if chunk:
+            per_label = (time.perf_counter() - started) / len(chunk)
+            self._label_seconds = per_label if self._label_seconds is None else (
+                0.7 * self._label_seconds + 0.3 * per_label)
+        for label in chunk:
+            self._encoding.pop(label).set_result(None)
+
+
+class InternalError(RuntimeError):
+    """Something unexpected failed for one picture; its traceback is in the log."""
+
+
+def _internal_error() -> InternalError:
+    return InternalError("internal error")
+
+
+def _consume(future: asyncio.Future[None]) -> None:
+    """Mark a failure as seen: labels encoded for nobody in particular must not warn when they fail."""
+    if not future.cancelled():
+        future.exception()

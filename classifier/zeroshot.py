@@ -112,6 +112,16 @@ class ZeroShotClassifier:
         """An RGB image to the model's input tensor (3, S, S), float32."""
         return self.to_batch([self.prepare(image)])[0]
 
+    def missing(self, labels: Sequence[str]) -> list[str]:
+        """The labels whose embeddings are not cached yet, each once, in order. Safe in any thread."""
+        return [label for label in dict.fromkeys(labels) if self.cache.get(label) is None]
+
+    def encode_labels(self, labels: Sequence[str]) -> None:
+        """Encode labels through every template and cache them. Model thread only."""
+        if labels:
+            with self._encode_lock:
+                self.cache.put_many(self._encode(list(labels)))
+
     def label_embeddings(self, labels: Sequence[str]) -> torch.Tensor:
         """(L, D) normalised embeddings: the renormalised mean of each label's template embeddings."""
         found = {label: self.cache.get(label) for label in labels}
@@ -133,13 +143,18 @@ class ZeroShotClassifier:
 
     def score(self, image_features: torch.Tensor, labels: Sequence[str]) -> Prediction:
         """One image's (D,) features against a label set."""
+        return self.score_many(image_features[None], labels)[0]
+
+    def score_many(self, image_features: torch.Tensor, labels: Sequence[str]) -> list[Prediction]:
+        """(N, D) image features against one label set: one matrix product for all of them."""
         logits = self.clip.logit_scale * image_features @ self.label_embeddings(labels).T
-        probabilities = logits.softmax(dim=-1).tolist()
-        ranking = sorted(zip(labels, probabilities, strict=True), key=lambda pair: -pair[1])
-        return Prediction(tuple(ranking))
+        predictions = []
+        for probabilities in logits.softmax(dim=-1).tolist():
+            ranking = sorted(zip(labels, probabilities, strict=True), key=lambda pair: -pair[1])
+            predictions.append(Prediction(tuple(ranking)))
+        return predictions
 
     def classify_images(self, images: Sequence[Image.Image], labels: Sequence[str]) -> list[Prediction]:
         """Synchronous convenience: decoded images to predictions, one batch."""
         batch = self.to_batch([self.prepare(image) for image in images])
-        features = self.clip.encode_images(batch)
-        return [self.score(f, labels) for f in features]
+        return self.score_many(self.clip.encode_images(batch), labels)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import statistics
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -255,3 +258,39 @@ async def test_new_labels_apply_to_the_photo_right_after_them(bot_settings: BotS
     for answer in (a for c in chats for a in fake.sent(c) if not str(a["text"]).startswith("Labels set")):
         shown = {line.split(" — ")[0].removeprefix("<b>").removesuffix("</b>") for line in answer["text"].split("\n")}
         assert shown == expected[answer["reply_parameters"]["message_id"]]
+
+
+async def test_new_labels_in_one_chat_do_not_stall_another(bot_settings: BotSettings, fake: FakeTelegram,
+                                                           samples_dir: Path) -> None:
+    # 512 templates make 50 new labels cost seconds of text encoding even with the tiny model,
+    # as 8 templates do with a real model on a slow CPU.
+    templates = tuple(f"sketch {i} of a {{}}" for i in range(512))
+    settings = replace(bot_settings, rate_limit_per_minute=0,
+                       classifier=replace(bot_settings.classifier, templates=templates))
+    chat_a, chat_b = 7101, 7102
+
+    async def photo(chat: int, label: str) -> float:
+        """Seconds from the photo update to its answer."""
+        count = len(fake.sent(chat))
+        started = time.monotonic()
+        await fake.push(chat=private_chat(chat), **{"from": user(chat)},
+                        photo=fake.photo([(64, 64, sample(samples_dir, label))]))
+        await fake.wait_for(lambda: len(fake.sent(chat)) > count)
+        return time.monotonic() - started
+
+    async with running_bot(settings):
+        usual = statistics.median([await photo(chat_b, "dog") for _ in range(5)])
+        new_labels = ", ".join(f"beast{i}" for i in range(50))
+        await fake.push(chat=private_chat(chat_a), **{"from": user(chat_a)}, text=f"/labels {new_labels}")
+        await fake.wait_for(lambda: len(fake.sent(chat_a)) == 1)  # acknowledged before they are encoded
+        a_photo = asyncio.ensure_future(photo(chat_a, "cat"))
+        await asyncio.sleep(0.5)
+        stalled = await photo(chat_b, "dog")
+        a_seconds = await a_photo
+    bound = 2 * usual + 0.5
+    print(f"\nanother chat's photo: {stalled * 1000:.0f} ms while 50 new labels were encoded "
+          f"(alone {usual * 1000:.0f} ms, bound {bound * 1000:.0f} ms); the labelling chat's photo {a_seconds:.1f} s")
+    assert fake.sent(chat_a)[0]["text"].startswith("Labels set (50)")
+    assert fake.sent(chat_a)[1]["text"].startswith("<b>beast")  # classified with the new labels
+    assert fake.sent(chat_b)[-1]["text"].startswith("<b>dog</b>")
+    assert stalled <= bound

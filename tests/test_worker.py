@@ -12,6 +12,7 @@ from classifier import (
     BatchWorker,
     ClassifierSettings,
     ImageError,
+    InternalError,
     Prediction,
     WorkerBusy,
     WorkerStopped,
@@ -22,7 +23,8 @@ from tests.conftest import sample
 
 
 def make_worker(settings: ClassifierSettings, classifier: ZeroShotClassifier, **changes: object) -> BatchWorker:
-    """A started worker with some settings changed."""
+    """A started worker with some settings changed, the default labels encoded (as the bot does at start)."""
+    classifier.executor.submit(classifier.encode_labels, classifier.missing(DEFAULT_LABELS)).result()
     w = create_worker(ClassifierSettings(**{**settings.__dict__, **changes}), classifier)
     w.start()
     return w
@@ -152,3 +154,43 @@ async def test_stop_answers_everything_accepted_then_refuses(
     gate.set()
     await stopping
     assert [(await a).label for a in accepted] == list(labels)
+
+
+async def test_label_sets_take_turns_on_the_model_thread(settings: ClassifierSettings, tiny_model: object) -> None:
+    templates = tuple(f"sketch {i} of a {{}}" for i in range(512))  # each label costs a few ms
+    slow_labels = ClassifierSettings(**{**settings.__dict__, "templates": templates})
+    from classifier import create_classifier
+
+    w = make_worker(slow_labels, create_classifier(slow_labels))
+    try:
+        first = w.prepare_labels([f"first{i}" for i in range(40)])
+        second = w.prepare_labels(["second0", "second1"])
+        await second
+        assert not first.done()  # the second set did not wait for all of the first
+        await first
+        assert w.stats.text_chunks > 2
+        assert w.classifier.missing([f"first{i}" for i in range(40)]) == []
+    finally:
+        await w.stop()
+
+
+async def test_an_unexpected_failure_fails_only_its_caller(worker: BatchWorker, samples_dir: Path,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    import io
+
+    from PIL import Image
+
+    gate = hold_model(worker)  # all four land in one batch
+    broken = Image.open(io.BytesIO(sample(samples_dir, "lion")))
+    broken.load()
+    broken.close()  # any use of its pixels now raises ValueError, an error no decoder foresaw
+    calls = [*submit(worker, samples_dir, ("fox", "bear")),
+             asyncio.ensure_future(worker.classify(broken, DEFAULT_LABELS)),
+             *submit(worker, samples_dir, ("pig",))]
+    await until(lambda: worker._decoding == 0 and worker.load == 3)
+    gate.set()
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert [r.label for r in results if isinstance(r, Prediction)] == ["fox", "bear", "pig"]
+    assert isinstance(results[2], InternalError)
+    assert "Preparing a picture failed" in caplog.text and "Traceback" in caplog.text
+    assert worker.stats.batches == 1
