@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from telegram import Bot, Message, PhotoSize
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError
 
+from classifier.images import FORMAT_NAMES
+
 logger = logging.getLogger(__name__)
 
 DOWNLOAD_ATTEMPTS = 3
 RETRY_DELAYS = (0.3, 1.0)  # seconds before the second and third attempt
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif")
 
 
 class NoPicture(Exception):
@@ -69,7 +71,7 @@ def find_picture(message: Message, side: int) -> Picture:
     if message.document:
         if not _image_document(message):
             raise NoPicture("That file is not a picture; send a photo, a sticker or an image file "
-                            "(JPEG, PNG, WEBP, GIF, BMP or TIFF).")
+                            f"({FORMAT_NAMES}).")
         return Picture(message.document.file_id, message.document.file_size, "document")
     raise NoPicture("There is no picture here; send a photo, a sticker or an image file.")
 

@@ -8,6 +8,8 @@ import zlib
 
 from PIL import Image
 
+import classifier.images  # noqa: F401  (registers the HEIF plugin, so HEIC can be written here)
+
 
 def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
     buffer = io.BytesIO()
@@ -108,6 +110,8 @@ def corpus() -> dict[str, tuple[bytes, bool]]:
         "sticker.webp": (transparent_webp(), True),
         "picture.bmp": (encode(half_and_half(), "BMP"), True),
         "picture.tiff": (encode(half_and_half(), "TIFF"), True),
+        "iphone.heic": (encode(half_and_half(), "HEIF", quality=90), True),
+        "phone.avif": (encode(half_and_half(), "AVIF", quality=90), True),
         "empty.jpg": (b"", False),
         "text.jpg": (b"this is plain text, not a picture\n" * 10, False),
         "drawing.svg": (svg(), False),

@@ -99,3 +99,22 @@ def test_large_jpeg_is_decoded_in_draft_mode_but_not_below_the_target() -> None:
     assert image.size == (320, 240)  # 1/4 scale: the smallest that still covers 224
     full = decode_image(pictures.big_jpeg((1280, 960)), LIMITS)
     assert full.size == (1280, 960)
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
+def test_phone_formats_are_read_upright_with_alpha_on_white(fmt: str) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated 90° clockwise
+    rotated = decode_image(pictures.encode(pictures.half_and_half(), fmt, quality=95, exif=exif.tobytes()), LIMITS)
+    assert rotated.size == (48, 64) and rotated.mode == "RGB"
+    top, bottom = rotated.getpixel((24, 4)), rotated.getpixel((24, 60))
+    assert top[0] > 200 and top[2] < 60 and bottom[2] > 200 and bottom[0] < 60  # red on top, blue below
+    clear = Image.new("RGBA", (32, 32), (0, 0, 0, 0))
+    assert decode_image(pictures.encode(clear, fmt, quality=95), LIMITS).getpixel((16, 16)) >= (240, 240, 240)
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
+def test_phone_formats_check_pixels_before_decoding(fmt: str) -> None:
+    big = pictures.encode(Image.new("RGB", (400, 300)), fmt, quality=50)
+    with pytest.raises(ImageTooLarge, match="400×300"):
+        decode_image(big, ImageLimits(max_pixels=100_000))
