@@ -1,6 +1,7 @@
 """The command line: predict, eval and bench.
 
-Exit codes: 0 every input classified, 1 some input failed, 2 usage or configuration error.
+Exit codes: 0 every input classified, 1 some input failed, 2 usage or configuration error,
+130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -8,15 +9,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from classifier.factory import create_classifier, create_worker
-from classifier.images import ImageError
+from classifier.images import ImageError, NotAnImage
 from classifier.labels import LabelError, parse_labels
 from classifier.model import ModelLoadError
 from classifier.progress import Progress
@@ -24,7 +26,7 @@ from classifier.settings import ClassifierSettings, SettingsError, read_environm
 from classifier.worker import BatchWorker, InternalError
 from classifier.zeroshot import Prediction
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class UsageError(Exception):
@@ -36,13 +38,14 @@ class Outcome:
     path: Path
     prediction: Prediction | None = None
     error: str | None = None
+    not_a_picture: bool = False
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m classifier", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    predict = commands.add_parser("predict", help="classify image files")
+    predict = commands.add_parser("predict", help="classify image files (folders are walked; - reads paths from stdin)")
     predict.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     predict.add_argument("--labels", help='comma-separated labels (default: DEFAULT_LABELS)')
     predict.add_argument("--top-k", type=int, default=3, help="labels to show per image (default 3)")
@@ -68,80 +71,143 @@ def _labels(text: str | None, default: Sequence[str]) -> tuple[str, ...]:
         raise UsageError(f"--labels: {exc}") from exc
 
 
-async def classify_files(worker: BatchWorker, paths: Sequence[Path], labels: Sequence[str],
-                         progress: Progress) -> list[Outcome]:
-    """Classify files concurrently through the worker, no more at once than its queue holds."""
-    gate = asyncio.Semaphore(worker.queue_size)
-
-    async def one(path: Path) -> Outcome:
-        async with gate:
-            try:
-                data = await asyncio.to_thread(path.read_bytes)
-                return Outcome(path, prediction=await worker.classify(data, labels))
-            except ImageError as exc:
-                return Outcome(path, error=str(exc))
-            except IsADirectoryError:
-                return Outcome(path, error="This is a folder, not a file.")
-            except FileNotFoundError:
-                return Outcome(path, error="No such file.")
-            except OSError as exc:
-                return Outcome(path, error=f"Cannot read the file: {exc.strerror or exc}.")
-            except InternalError:
-                return Outcome(path, error="internal error")  # the worker logged the traceback
-            finally:
-                progress.advance()
-
-    return list(await asyncio.gather(*(one(path) for path in paths)))
+def walk(folder: Path) -> Iterator[Path]:
+    """Every file under folder, recursively, in sorted order; hidden files and folders skipped."""
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield Path(root) / name
 
 
-async def _run_with_worker(settings: ClassifierSettings, paths: Sequence[Path],
-                           labels: Sequence[str]) -> list[Outcome]:
+def expand_inputs(arguments: Sequence[Path], stdin: TextIO = sys.stdin) -> Iterator[tuple[Path, bool]]:
+    """(path, found by walking a folder) for each input: files as given, folders walked
+    recursively, '-' read from standard input one path a line. Lazy: nothing is listed up front."""
+    for argument in arguments:
+        if str(argument) == "-":
+            yield from ((Path(line.rstrip("\n")), False) for line in stdin if line.strip())
+        elif argument.is_dir():
+            yield from ((path, True) for path in walk(argument))
+        else:
+            yield argument, False
+
+
+async def _classify_path(worker: BatchWorker, path: Path, labels: Sequence[str]) -> Outcome:
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+        return Outcome(path, prediction=await worker.classify(data, labels))
+    except NotAnImage as exc:
+        return Outcome(path, error=str(exc), not_a_picture=True)
+    except ImageError as exc:
+        return Outcome(path, error=str(exc))
+    except IsADirectoryError:
+        return Outcome(path, error="This is a folder, not a file.")
+    except FileNotFoundError:
+        return Outcome(path, error="No such file.")
+    except OSError as exc:
+        return Outcome(path, error=f"Cannot read the file: {exc.strerror or exc}.")
+    except InternalError:
+        return Outcome(path, error="internal error")  # the worker logged the traceback
+
+
+async def stream_outcomes(worker: BatchWorker, inputs: Iterable[tuple[Path, bool]], labels: Sequence[str],
+                          emit: Callable[[Outcome], None], progress: Progress) -> None:
+    """Classify inputs concurrently and emit each outcome in input order as soon as it and every
+    input before it are done. At most the worker's queue size are in flight: memory stays flat
+    however many inputs there are. Files met while walking a folder that are not pictures
+    (by their content) are skipped."""
+    window: deque[tuple[asyncio.Task[Outcome], bool]] = deque()
+
+    def emit_done() -> None:
+        while window and window[0][0].done():
+            task, walked = window.popleft()
+            outcome = task.result()
+            progress.advance()
+            if not (walked and outcome.not_a_picture):
+                emit(outcome)
+
+    try:
+        for path, walked in inputs:
+            window.append((asyncio.ensure_future(_classify_path(worker, path, labels)), walked))
+            emit_done()
+            while len(window) >= worker.queue_size:
+                await asyncio.wait([window[0][0]])
+                emit_done()
+        while window:
+            await asyncio.wait([window[0][0]])
+            emit_done()
+    finally:
+        for task, _ in window:
+            task.cancel()
+
+
+async def _run_with_worker(settings: ClassifierSettings, inputs: Iterable[tuple[Path, bool]], labels: Sequence[str],
+                           emit: Callable[[Outcome], None], total: int | None) -> None:
     classifier = await asyncio.to_thread(create_classifier, settings)
     worker = create_worker(settings, classifier)
     worker.start()
     try:
-        return await classify_files(worker, paths, labels, Progress(len(paths)))
+        await stream_outcomes(worker, inputs, labels, emit, Progress(total))
     finally:
         await worker.stop()
+
+
+def _print_prediction(outcome: Outcome, as_json: bool, top_k: int) -> None:
+    if as_json:
+        record: dict[str, Any] = {"path": str(outcome.path)}
+        if outcome.prediction is not None:
+            p = outcome.prediction
+            record |= {"label": p.label, "probability": round(p.probability, 6),
+                       "top": [[label, round(prob, 6)] for label, prob in p.top(top_k)]}
+        else:
+            record["error"] = outcome.error
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+    elif outcome.prediction is not None:
+        top = ", ".join(f"{label} {prob:.1%}" for label, prob in outcome.prediction.top(top_k))
+        print(f"{outcome.path}: {top}", flush=True)
+    else:
+        print(f"{outcome.path}: error: {outcome.error}", flush=True)
 
 
 def _predict(args: argparse.Namespace, settings: ClassifierSettings) -> int:
     if args.top_k < 1:
         raise UsageError("--top-k must be at least 1.")
     labels = _labels(args.labels, settings.default_labels)
-    outcomes = asyncio.run(_run_with_worker(settings, args.paths, labels))
-    for outcome in outcomes:
-        if args.json:
-            record: dict[str, Any] = {"path": str(outcome.path)}
-            if outcome.prediction is not None:
-                p = outcome.prediction
-                record |= {"label": p.label, "probability": round(p.probability, 6),
-                           "top": [[label, round(prob, 6)] for label, prob in p.top(args.top_k)]}
-            else:
-                record["error"] = outcome.error
-            print(json.dumps(record, ensure_ascii=False))
-        elif outcome.prediction is not None:
-            top = ", ".join(f"{label} {prob:.1%}" for label, prob in outcome.prediction.top(args.top_k))
-            print(f"{outcome.path}: {top}")
-        else:
-            print(f"{outcome.path}: error: {outcome.error}")
-    return EXIT_OK if all(o.prediction is not None for o in outcomes) else EXIT_FAILED
+    failed = 0
+
+    def emit(outcome: Outcome) -> None:
+        nonlocal failed
+        failed += outcome.prediction is None
+        _print_prediction(outcome, args.json, args.top_k)
+
+    reads_stdin = any(str(p) == "-" for p in args.paths)
+    total = None if reads_stdin else sum(1 for _ in expand_inputs(args.paths))
+    asyncio.run(_run_with_worker(settings, expand_inputs(args.paths), labels, emit, total))
+    return EXIT_OK if not failed else EXIT_FAILED
 
 
 def _evaluate(args: argparse.Namespace, settings: ClassifierSettings) -> int:
     root: Path = args.directory
     if not root.is_dir():
         raise UsageError(f"{root} is not a folder.")
-    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
         raise UsageError(f"{root} holds no folders; it needs one folder per label.")
     labels = _labels(args.labels, [f.name for f in folders])
     unknown = [f.name for f in folders if f.name not in labels]
     if unknown:
         raise UsageError(f"Folders {', '.join(unknown)} are not among the labels.")
-    items = [(folder.name, path) for folder in folders for path in sorted(folder.iterdir()) if path.is_file()]
-    outcomes = asyncio.run(_run_with_worker(settings, [path for _, path in items], labels))
-    report = eval_report([truth for truth, _ in items], outcomes)
+    tally = EvalTally()
+    truth_of = {folder: folder.name for folder in folders}
+
+    def emit(outcome: Outcome) -> None:
+        folder = next(f for f in folders if outcome.path.is_relative_to(f))
+        tally.add(truth_of[folder], outcome)
+
+    total = sum(1 for folder in folders for _ in walk(folder))
+    inputs = ((path, True) for folder in folders for path in walk(folder))
+    asyncio.run(_run_with_worker(settings, inputs, labels, emit, total))
+    report = tally.report()
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
@@ -157,33 +223,38 @@ def _evaluate(args: argparse.Namespace, settings: ClassifierSettings) -> int:
     return EXIT_OK if not report["errors"] else EXIT_FAILED
 
 
-def eval_report(truths: Sequence[str], outcomes: Sequence[Outcome]) -> dict[str, Any]:
-    """Accuracy overall and per label, confusion pairs, and unreadable files."""
-    per_label: dict[str, dict[str, Any]] = {}
-    confusions: Counter[tuple[str, str]] = Counter()
-    errors = []
-    for truth, outcome in zip(truths, outcomes, strict=True):
+class EvalTally:
+    """Accuracy overall and per label, confusion pairs, and unreadable files, counted as outcomes arrive."""
+
+    def __init__(self) -> None:
+        self.per_label: dict[str, dict[str, Any]] = {}
+        self.confusions: Counter[tuple[str, str]] = Counter()
+        self.errors: list[dict[str, Any]] = []
+
+    def add(self, truth: str, outcome: Outcome) -> None:
         if outcome.prediction is None:
-            errors.append({"path": str(outcome.path), "error": outcome.error})
-            continue
-        row = per_label.setdefault(truth, {"correct": 0, "total": 0})
+            self.errors.append({"path": str(outcome.path), "error": outcome.error})
+            return
+        row = self.per_label.setdefault(truth, {"correct": 0, "total": 0})
         row["total"] += 1
         if outcome.prediction.label == truth:
             row["correct"] += 1
         else:
-            confusions[(truth, outcome.prediction.label)] += 1
-    for row in per_label.values():
-        row["accuracy"] = row["correct"] / row["total"]
-    correct = sum(row["correct"] for row in per_label.values())
-    total = sum(row["total"] for row in per_label.values())
-    return {
-        "accuracy": correct / total if total else 0.0,
-        "correct": correct,
-        "total": total,
-        "per_label": per_label,
-        "confusions": [[t, p, n] for (t, p), n in confusions.most_common()],
-        "errors": errors,
-    }
+            self.confusions[(truth, outcome.prediction.label)] += 1
+
+    def report(self) -> dict[str, Any]:
+        for row in self.per_label.values():
+            row["accuracy"] = row["correct"] / row["total"]
+        correct = sum(row["correct"] for row in self.per_label.values())
+        total = sum(row["total"] for row in self.per_label.values())
+        return {
+            "accuracy": correct / total if total else 0.0,
+            "correct": correct,
+            "total": total,
+            "per_label": dict(sorted(self.per_label.items())),
+            "confusions": [[t, p, n] for (t, p), n in self.confusions.most_common()],
+            "errors": self.errors,
+        }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -202,3 +273,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, SettingsError, ModelLoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl-C: what is printed stays printed; no traceback
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -87,8 +90,61 @@ def test_progress_bar_draws_on_a_terminal_only() -> None:
     bar = Progress(3, stream=shown, width=6, enabled=True)
     for _ in range(3):
         bar.advance()
-    assert shown.getvalue().endswith("\r[######] 3/3\n")
+    assert re.search(r"\r\[######\] 3/3 \d+/s\n$", shown.getvalue())
     hidden = io.StringIO()  # not a terminal: nothing is drawn
     quiet = Progress(3, stream=hidden)
     quiet.advance()
     assert hidden.getvalue() == ""
+
+
+def test_predict_walks_folders_and_reads_paths_from_stdin(cli_env: dict[str, str], samples_dir: Path,
+                                                         tmp_path: Path) -> None:
+    tree = tmp_path / "pictures"
+    (tree / "deep" / "deeper").mkdir(parents=True)
+    (tree / ".hidden").mkdir()
+    (tree / "deep" / "deeper" / "fox-without-extension").write_bytes((samples_dir / "fox" / "00.png").read_bytes())
+    (tree / "cat.png").write_bytes((samples_dir / "cat" / "00.png").read_bytes())
+    (tree / ".hidden" / "dog.png").write_bytes((samples_dir / "dog" / "00.png").read_bytes())
+    (tree / ".dotfile.png").write_bytes((samples_dir / "dog" / "00.png").read_bytes())
+    (tree / "notes.txt").write_text("a text file in the folder is not a picture and is skipped")
+    done = subprocess.run([sys.executable, "-m", "classifier", "predict", str(tree), "--json"], cwd=ROOT,
+                          env={**os.environ, **cli_env}, capture_output=True, text=True, timeout=120)
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(Path(line["path"]).name, line["label"]) for line in lines] == [("cat.png", "cat"),
+                                                                         ("fox-without-extension", "fox")]
+    assert done.returncode == 0, done.stderr
+    listed = f"{samples_dir / 'pig' / '00.png'}\n{tmp_path / 'missing.png'}\n"
+    piped = subprocess.run([sys.executable, "-m", "classifier", "predict", "-"], cwd=ROOT, input=listed,
+                           env={**os.environ, **cli_env}, capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 1
+    assert piped.stdout.splitlines()[0].startswith(f"{samples_dir / 'pig' / '00.png'}: pig ")
+    assert piped.stdout.splitlines()[1] == f"{tmp_path / 'missing.png'}: error: No such file."
+
+
+def test_predict_streams_in_order_and_stops_cleanly_on_ctrl_c(cli_env: dict[str, str], samples_dir: Path) -> None:
+    import threading
+
+    many = "".join(f"{samples_dir / label / f'{i:02d}.png'}\n" for _ in range(400) for label in ("cat", "dog")
+                   for i in range(3))
+    child = subprocess.Popen([sys.executable, "-m", "classifier", "predict", "-", "--json"], cwd=ROOT,
+                             env={**os.environ, **cli_env}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    assert child.stdin is not None and child.stdout is not None
+    def feed() -> None:
+        with contextlib.suppress(OSError):  # the child stops reading when interrupted
+            child.stdin.write(many)  # type: ignore[union-attr]
+            child.stdin.close()  # type: ignore[union-attr]
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    first = [json.loads(child.stdout.readline()) for _ in range(10)]  # printed while the rest is still to do
+    child.send_signal(signal.SIGINT)
+    feeder.join(timeout=120)
+    rest, err = child.communicate(timeout=120)
+    assert child.returncode == 130
+    assert "Traceback" not in err
+    printed = first + [json.loads(line) for line in rest.splitlines()]
+    expected = many.splitlines()
+    assert 10 <= len(printed) < len(expected)
+    assert [line["path"] for line in printed] == expected[:len(printed)]  # in input order, nothing skipped
+    assert all(Path(line["path"]).parent.name == line["label"] for line in printed)
