@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -121,27 +120,21 @@ def test_predict_walks_folders_and_reads_paths_from_stdin(cli_env: dict[str, str
     assert piped.stdout.splitlines()[1] == f"{tmp_path / 'missing.png'}: error: No such file."
 
 
-def test_predict_streams_in_order_and_stops_cleanly_on_ctrl_c(cli_env: dict[str, str], samples_dir: Path) -> None:
-    import threading
-
+def test_predict_streams_in_order_and_stops_cleanly_on_ctrl_c(cli_env: dict[str, str], samples_dir: Path,
+                                                               tmp_path: Path) -> None:
     many = "".join(f"{samples_dir / label / f'{i:02d}.png'}\n" for _ in range(400) for label in ("cat", "dog")
                    for i in range(3))
-    child = subprocess.Popen([sys.executable, "-m", "classifier", "predict", "-", "--json"], cwd=ROOT,
-                             env={**os.environ, **cli_env}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-    assert child.stdin is not None and child.stdout is not None
-    def feed() -> None:
-        with contextlib.suppress(OSError):  # the child stops reading when interrupted
-            child.stdin.write(many)  # type: ignore[union-attr]
-            child.stdin.close()  # type: ignore[union-attr]
-
-    feeder = threading.Thread(target=feed, daemon=True)
-    feeder.start()
-    first = [json.loads(child.stdout.readline()) for _ in range(10)]  # printed while the rest is still to do
-    child.send_signal(signal.SIGINT)
-    feeder.join(timeout=120)
-    rest, err = child.communicate(timeout=120)
-    assert child.returncode == 130
+    listing = tmp_path / "paths.txt"
+    listing.write_text(many)
+    with listing.open() as stdin:
+        child = subprocess.Popen([sys.executable, "-m", "classifier", "predict", "-", "--json"], cwd=ROOT,
+                                 env={**os.environ, **cli_env}, stdin=stdin, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        assert child.stdout is not None
+        first = [json.loads(child.stdout.readline()) for _ in range(10)]  # printed while the rest is to do
+        child.send_signal(signal.SIGINT)
+        rest, err = child.communicate(timeout=120)
+    assert child.returncode == 130, err
     assert "Traceback" not in err
     printed = first + [json.loads(line) for line in rest.splitlines()]
     expected = many.splitlines()
