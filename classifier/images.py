@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,8 @@ logger = logging.getLogger(__name__)
 
 pillow_heif.register_heif_opener()  # HEIC/HEIF, what iPhones send as files
 Image.init()  # load every plugin, so that the accepted ones below are registered
+# Pillow warns (UserWarning) about corrupt metadata in user files; that is the files' business, not the log's.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 
 # The only Pillow plugins that ever see user bytes (Image.open(..., formats=...)): no other
 # parser runs on them, and an EPS never reaches Ghostscript. HEIF is pillow-heif's plugin.
