@@ -253,7 +253,7 @@ class BatchWorker:
 
     def _infer(self, batch: list[_Request]) -> list[Prediction | Exception]:
         """One forward pass; then one matrix product per label set in the batch."""
-        features = self.classifier.clip.encode_images(self.classifier.to_batch([r.pixels for r in batch]))
+        features = self.classifier.encode_pictures([r.pixels for r in batch])
         by_labels: dict[tuple[str, ...], list[int]] = {}
         for i, request in enumerate(batch):
             by_labels.setdefault(request.labels, []).append(i)

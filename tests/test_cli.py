@@ -127,9 +127,11 @@ def test_predict_streams_in_order_and_stops_cleanly_on_ctrl_c(cli_env: dict[str,
     listing = tmp_path / "paths.txt"
     listing.write_text(many)
     with listing.open() as stdin:
+        # As from a terminal: a shell starts background jobs with SIGINT ignored, and a child would inherit that.
         child = subprocess.Popen([sys.executable, "-m", "classifier", "predict", "-", "--json"], cwd=ROOT,
                                  env={**os.environ, **cli_env}, stdin=stdin, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
+                                 stderr=subprocess.PIPE, text=True,
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         assert child.stdout is not None
         first = [json.loads(child.stdout.readline()) for _ in range(10)]  # printed while the rest is to do
         child.send_signal(signal.SIGINT)
