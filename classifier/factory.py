@@ -42,4 +42,6 @@ def create_worker(settings: ClassifierSettings, classifier: ZeroShotClassifier) 
         max_wait_ms=settings.batch_max_wait_ms,
         queue_size=settings.queue_size,
         decode_threads=settings.decode_threads,
+        decode_on_device=settings.decode_on_device == "on"
+        or (settings.decode_on_device == "auto" and settings.device.startswith("cuda")),
     )

@@ -55,6 +55,7 @@ class ClassifierSettings:
     batch_max_wait_ms: float = 10.0
     queue_size: int = 256
     decode_threads: int = 0  # 0: default_decode_threads(device)
+    decode_on_device: str = "auto"  # JPEGs through torchvision on the model's device: auto (on a GPU), on, off
 
     def __post_init__(self) -> None:
         if self.decode_threads < 1:
@@ -66,9 +67,7 @@ class ClassifierSettings:
         env = os.environ if env is None else env
         defaults = cls()
         get = EnvReader(env)
-        precision = get.text("CLIP_PRECISION", defaults.precision).lower()
-        if precision not in PRECISIONS:
-            raise SettingsError(f"CLIP_PRECISION must be one of {', '.join(PRECISIONS)}, not '{precision}'.")
+        precision = get.choice("CLIP_PRECISION", defaults.precision, PRECISIONS)
         return cls(
             model=get.text("CLIP_MODEL", defaults.model),
             pretrained=get.text("CLIP_PRETRAINED", defaults.pretrained),
@@ -87,6 +86,7 @@ class ClassifierSettings:
             batch_max_wait_ms=get.number("BATCH_MAX_WAIT_MS", defaults.batch_max_wait_ms, float, 0),
             queue_size=get.number("QUEUE_SIZE", defaults.queue_size, int, 1),
             decode_threads=get.number("DECODE_THREADS", 0, int, 1),
+            decode_on_device=get.choice("DECODE_ON_DEVICE", defaults.decode_on_device, ("auto", "on", "off")),
         )
 
 
@@ -116,6 +116,12 @@ class EnvReader:
             raise SettingsError(f"{name} must be {kind}, not '{raw}'.") from None
         if value < minimum:  # type: ignore[operator]
             raise SettingsError(f"{name} must be at least {minimum}, not {raw}.")
+        return value
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.text(name, default).lower()
+        if value not in allowed:
+            raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not '{value}'.")
         return value
 
     def parsed(self, name: str, default: T, parse: Callable[[str], T]) -> T:

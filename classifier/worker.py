@@ -11,8 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from PIL import Image
 
+from classifier.devicedecode import DeviceJpegDecoder, JpegHeader, read_jpeg_header
 from classifier.images import ImageError, ImageLimits, decode_image, to_rgb
 from classifier.zeroshot import Prediction, ZeroShotClassifier
 
@@ -32,7 +34,7 @@ class WorkerStopped(RuntimeError):
 
 @dataclass
 class _Request:
-    pixels: np.ndarray
+    pixels: np.ndarray | JpegHeader  # a prepared picture, or a JPEG to decode on the device
     labels: tuple[str, ...]
     future: asyncio.Future[Prediction]
 
@@ -61,7 +63,8 @@ class BatchWorker:
     """
 
     def __init__(self, classifier: ZeroShotClassifier, limits: ImageLimits, *, max_batch: int = 32,
-                 max_wait_ms: float = 10.0, queue_size: int = 256, decode_threads: int = 2) -> None:
+                 max_wait_ms: float = 10.0, queue_size: int = 256, decode_threads: int = 2,
+                 decode_on_device: bool = False) -> None:
         self.classifier = classifier
         self.limits = limits
         self.max_batch = max_batch
@@ -69,6 +72,9 @@ class BatchWorker:
         self.queue_size = queue_size
         self.stats = WorkerStats()
         self._decode_pool = ThreadPoolExecutor(decode_threads, thread_name_prefix="toonclip-decode")
+        # JPEGs decoded in batches on the model's device (nvjpeg on a GPU); the rest through Pillow.
+        self._device_decoder = (DeviceJpegDecoder(classifier.clip.device, classifier.picture_steps)
+                                if decode_on_device else None)
         self._pending: deque[_Request] = deque()
         self._text_jobs: deque[deque[str]] = deque()  # one per label set waiting for new labels
         self._encoding: dict[str, asyncio.Future[None]] = {}  # label -> done when it is in the cache
@@ -176,9 +182,11 @@ class BatchWorker:
             self._admitted -= 1
             self._arrived.set()
 
-    def _prepare(self, image: bytes | Image.Image) -> np.ndarray:
+    def _prepare(self, image: bytes | Image.Image) -> np.ndarray | JpegHeader:
         if isinstance(image, Image.Image):
             picture = to_rgb(image)
+        elif self._device_decoder is not None and (header := read_jpeg_header(image, self.limits)):
+            return header  # checked from its header here; decoded with its batch on the device
         else:
             picture = decode_image(image, self.limits, self.classifier.image_size)
         return self.classifier.prepare(picture)
@@ -252,15 +260,30 @@ class BatchWorker:
                 request.future.set_result(result)
 
     def _infer(self, batch: list[_Request]) -> list[Prediction | Exception]:
-        """One forward pass; then one matrix product per label set in the batch."""
-        features = self.classifier.encode_pictures([r.pixels for r in batch])
-        by_labels: dict[tuple[str, ...], list[int]] = {}
-        for i, request in enumerate(batch):
-            by_labels.setdefault(request.labels, []).append(i)
+        """Device decoding, one forward pass, then one matrix product per label set in the batch."""
         results: list[Prediction | Exception] = [_internal_error()] * len(batch)
+        pictures: dict[int, np.ndarray | torch.Tensor] = {
+            i: r.pixels for i, r in enumerate(batch) if not isinstance(r.pixels, JpegHeader)}
+        jpegs = [i for i, r in enumerate(batch) if isinstance(r.pixels, JpegHeader)]
+        if jpegs and self._device_decoder is not None:
+            decoded = self._device_decoder.decode([batch[i].pixels for i in jpegs])  # type: ignore[misc]
+            for i, picture in zip(jpegs, decoded, strict=True):
+                if isinstance(picture, Exception):
+                    results[i] = picture  # this picture's caller alone
+                else:
+                    pictures[i] = picture
+        rows_in_batch = sorted(pictures)
+        if not rows_in_batch:
+            return results
+        encoded = self.classifier.encode_pictures([pictures[i] for i in rows_in_batch])
+        features = dict(zip(rows_in_batch, encoded, strict=True))
+        by_labels: dict[tuple[str, ...], list[int]] = {}
+        for i in rows_in_batch:
+            by_labels.setdefault(batch[i].labels, []).append(i)
         for labels, rows in by_labels.items():
             try:
-                for row, prediction in zip(rows, self.classifier.score_many(features[rows], labels), strict=True):
+                vectors = torch.stack([features[row] for row in rows])
+                for row, prediction in zip(rows, self.classifier.score_many(vectors, labels), strict=True):
                     results[row] = prediction
             except Exception as exc:  # one label set's failure is its callers' alone
                 for row in rows:

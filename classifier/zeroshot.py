@@ -85,7 +85,7 @@ class ZeroShotClassifier:
         self.executor = executor or ThreadPoolExecutor(1, thread_name_prefix="toonclip-model")
         self.encoded_labels = 0  # labels whose prompts went through the text encoder
         self._encode_lock = threading.Lock()
-        self._picture_steps, self._mean, self._std = split_preprocess(clip.preprocess)
+        self.picture_steps, self._mean, self._std = split_preprocess(clip.preprocess)
 
     @property
     def image_size(self) -> int:
@@ -99,26 +99,31 @@ class ZeroShotClassifier:
     def prepare(self, image: Image.Image) -> np.ndarray:
         """Resize and crop an RGB image for the model: (S, S, 3) uint8. Safe in any thread."""
         image = trim_extreme_aspect(image)
-        for step in self._picture_steps:
+        for step in self.picture_steps:
             image = step(image)
         return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
-    def to_batch(self, pictures: Sequence[np.ndarray]) -> torch.Tensor:
+    def to_batch(self, pictures: Sequence[np.ndarray | torch.Tensor]) -> torch.Tensor:
         """Prepared pictures to the normalised float32 batch (N, 3, S, S) the model reads, on its device.
 
         The pictures travel as uint8 (a quarter of the bytes of float32), from pinned memory on a
         GPU so the copy is truly asynchronous; conversion and normalisation happen on the device.
         """
         device = self.clip.device
-        pixels = torch.from_numpy(np.stack(pictures))
-        if device.type == "cuda":
-            pixels = pixels.pin_memory().to(device, non_blocking=True)
+        on_host = [p for p in pictures if isinstance(p, np.ndarray)]
+        if len(on_host) == len(pictures):
+            pixels = torch.from_numpy(np.stack(on_host))
+            if device.type == "cuda":
+                pixels = pixels.pin_memory().to(device, non_blocking=True)
+        else:  # some were decoded on the device already
+            pixels = torch.stack([torch.from_numpy(p).to(device) if isinstance(p, np.ndarray) else p
+                                  for p in pictures])
         if self._mean.device != device:
             self._mean, self._std = self._mean.to(device), self._std.to(device)
         batch = pixels.permute(0, 3, 1, 2).float().div_(255)
         return batch.sub_(self._mean).div_(self._std)
 
-    def encode_pictures(self, pictures: Sequence[np.ndarray]) -> torch.Tensor:
+    def encode_pictures(self, pictures: Sequence[np.ndarray | torch.Tensor]) -> torch.Tensor:
         """Prepared pictures to normalised image features (N, D). Model thread only."""
         return self.clip.encode_images(self.to_batch(pictures))
 
