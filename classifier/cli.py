@@ -57,8 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="measure speed (see README, Performance)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--seconds", type=float, default=3.0, help="time per throughput measurement")
-    bench.add_argument("--random-weights", action="store_true",
-                       help="the configured architecture with random weights: timing only, no download")
+    for command in (predict, evaluate, bench):
+        command.add_argument("--random-weights", action="store_true",
+                             help="the configured architecture with random weights: timing only, no download")
     return parser
 
 
@@ -261,14 +262,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = ClassifierSettings.from_env(read_environment())
+        if args.random_weights:
+            settings = replace(settings, pretrained="")
         if args.command == "predict":
             return _predict(args, settings)
         if args.command == "eval":
             return _evaluate(args, settings)
         from classifier.bench import run_bench
 
-        if args.random_weights:
-            settings = replace(settings, pretrained="")
         return run_bench(settings, seconds=args.seconds, as_json=args.json)
     except (UsageError, SettingsError, ModelLoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -20,7 +20,9 @@ def create_classifier(settings: ClassifierSettings) -> ZeroShotClassifier:
         clip = load_model(settings.model, settings.pretrained, settings.device, settings.precision)
         cache_file = TextEmbeddingCache.file_for(settings.cache_dir, clip.identity, settings.templates)
         cache = TextEmbeddingCache(cache_file, settings.text_cache_entries)
-        return ZeroShotClassifier(clip, settings.templates, cache, executor)
+        classifier = ZeroShotClassifier(clip, settings.templates, cache, executor)
+        classifier.warm_up()
+        return classifier
 
     try:
         return executor.submit(build).result()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -84,12 +85,21 @@ class ZeroShotClassifier:
         self.cache = cache
         self.executor = executor or ThreadPoolExecutor(1, thread_name_prefix="toonclip-model")
         self.encoded_labels = 0  # labels whose prompts went through the text encoder
+        self.warmup_ms = 0.0
         self._encode_lock = threading.Lock()
         self.picture_steps, self._mean, self._std = split_preprocess(clip.preprocess)
 
     @property
     def image_size(self) -> int:
         return self.clip.image_size
+
+    def warm_up(self) -> None:
+        """Run both encoders once, so the first user does not pay for a cold device (CUDA's lazy
+        start-up costs seconds). Model thread only."""
+        started = time.perf_counter()
+        self.encode_pictures([np.zeros((self.image_size, self.image_size, 3), dtype=np.uint8)])
+        self.clip.encode_texts(["a warm-up"])
+        self.warmup_ms = (time.perf_counter() - started) * 1000
 
     def close(self) -> None:
         """Finish queued torch work, save the text cache and release the model thread."""

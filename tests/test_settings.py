@@ -58,3 +58,13 @@ def test_decode_threads_follow_the_device_and_the_cores() -> None:
     assert [default_decode_threads("cuda", n) for n in (1, 2, 16, 64)] == [1, 1, 8, 8]
     assert ClassifierSettings.from_env({"DECODE_THREADS": "3"}).decode_threads == 3
     assert ClassifierSettings(device="cpu").decode_threads == default_decode_threads("cpu")
+
+
+def test_batch_and_queue_sizes_follow_the_device() -> None:
+    cpu, gpu = ClassifierSettings(device="cpu"), ClassifierSettings(device="cuda")
+    assert (cpu.batch_max_size, cpu.queue_size, gpu.batch_max_size, gpu.queue_size) == (32, 256, 128, 512)
+    chosen = ClassifierSettings.from_env({"BATCH_MAX_SIZE": "8", "QUEUE_SIZE": "10"})
+    assert (chosen.batch_max_size, chosen.queue_size) == (8, 10)
+    assert ClassifierSettings.from_env({"DECODE_ON_DEVICE": "ON"}).decode_on_device == "on"
+    with pytest.raises(SettingsError, match="DECODE_ON_DEVICE must be one of auto, on, off"):
+        ClassifierSettings.from_env({"DECODE_ON_DEVICE": "gpu"})
