@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -143,12 +144,15 @@ async def stream_outcomes(worker: BatchWorker, inputs: Iterable[tuple[Path, bool
 
 
 async def _run_with_worker(settings: ClassifierSettings, inputs: Iterable[tuple[Path, bool]], labels: Sequence[str],
-                           emit: Callable[[Outcome], None], total: int | None) -> None:
+                           emit: Callable[[Outcome], None], total: int | None) -> float:
+    """Stream the inputs through a worker; returns the seconds the streaming took (model loading aside)."""
     classifier = await asyncio.to_thread(create_classifier, settings)
     worker = create_worker(settings, classifier)
     worker.start()
     try:
+        started = time.perf_counter()
         await stream_outcomes(worker, inputs, labels, emit, Progress(total))
+        return time.perf_counter() - started
     finally:
         await worker.stop()
 
@@ -207,12 +211,15 @@ def _evaluate(args: argparse.Namespace, settings: ClassifierSettings) -> int:
 
     total = sum(1 for folder in folders for _ in walk(folder))
     inputs = ((path, True) for folder in folders for path in walk(folder))
-    asyncio.run(_run_with_worker(settings, inputs, labels, emit, total))
+    seconds = asyncio.run(_run_with_worker(settings, inputs, labels, emit, total))
     report = tally.report()
+    done = report["total"] + len(report["errors"])
+    report |= {"seconds": round(seconds, 3), "pictures_per_s": round(done / seconds, 1) if seconds else 0.0}
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
-        print(f"accuracy {report['accuracy']:.1%} ({report['correct']}/{report['total']})")
+        print(f"accuracy {report['accuracy']:.1%} ({report['correct']}/{report['total']}), "
+              f"{report['pictures_per_s']:.0f} pictures/s")
         for label, row in report["per_label"].items():
             print(f"  {label}: {row['accuracy']:.1%} ({row['correct']}/{row['total']})")
         if report["confusions"]:
