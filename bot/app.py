@@ -19,7 +19,8 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import game, handlers
+from bot import game, handlers, replies
+from bot.i18n import DEFAULT_LANGUAGE, RUSSIAN_READERS, speaker
 from bot.ordering import ChatOrderedUpdateProcessor
 from bot.ratelimit import UserRateLimit
 from bot.services import SERVICES_KEY, Services
@@ -33,14 +34,7 @@ PICTURES = filters.PHOTO | filters.Sticker.ALL | filters.Document.ALL
 CLASSIFY_CAPTION = filters.CaptionRegex(r"^/classify(@\w+)?(\s|$)")
 GAME_CAPTION = filters.CaptionRegex(r"^/game(@\w+)?(\s|$)")
 # Commands that change a chat's state: the chat's later updates wait for them (bot/ordering.py).
-STATE_COMMANDS = frozenset({"labels", "game", "reveal"})
-COMMANDS = (
-    BotCommand("classify", "what animal is this picture? (reply to it)"),
-    BotCommand("labels", "show or set this chat's labels"),
-    BotCommand("game", "guess what the AI sees (reply to a picture)"),
-    BotCommand("top", "this chat's leaderboard"),
-    BotCommand("help", "how to use the bot"),
-)
+STATE_COMMANDS = frozenset({"labels", "game", "reveal", "language"})
 
 
 def changes_chat_state(update: Update) -> bool:
@@ -88,6 +82,7 @@ def build_application(settings: BotSettings, transport: BaseRequest | None = Non
     application.add_handlers([
         CommandHandler(["start", "help"], handlers.start),
         CommandHandler("labels", handlers.labels),
+        CommandHandler("language", handlers.language),
         CommandHandler("classify", handlers.classify),
         MessageHandler(PICTURES & CLASSIFY_CAPTION, handlers.classify),
         CommandHandler("game", game.game),
@@ -122,9 +117,20 @@ async def _start_services(application: Application) -> None:
         settings=settings, classifier=classifier, worker=worker, storage=storage,
         rate_limit=UserRateLimit(settings.rate_limit_per_minute), games=games,
     )
-    await application.bot.set_my_commands(COMMANDS)
+    await register_commands(application)
     await games.recover()
     logger.info("toonclip is up as @%s", application.bot.username)
+
+
+async def register_commands(application: Application) -> None:
+    """The command menu: English for everyone, Russian for those whose Telegram speaks a language
+    whose readers get the Russian interface."""
+    def menu(language: str) -> list[BotCommand]:
+        return [BotCommand(command, text) for command, text in replies.command_menu(speaker(language))]
+
+    await application.bot.set_my_commands(menu(DEFAULT_LANGUAGE))
+    for code in sorted(RUSSIAN_READERS):
+        await application.bot.set_my_commands(menu("ru"), language_code=code)
 
 
 async def _stop_services(application: Application) -> None:

@@ -14,6 +14,7 @@ from telegram.ext import ContextTypes
 
 from bot import replies
 from bot.handlers import addressed_to_another_bot, recognise, reply
+from bot.i18n import Speaker, language_of, speaker
 from bot.pictures import has_picture
 from bot.services import services
 from bot.storage import Round, Storage, Vote
@@ -23,11 +24,9 @@ logger = logging.getLogger(__name__)
 
 CALLBACK_PREFIX = "g"  # callback data: "g:<round id>:<option index>", at most ~25 bytes for any label
 MAX_CHOICES = 4
-QUESTION = "Which animal does the AI see?"
 # Vote counts are shown at most this often per round: Telegram allows a group about 20 messages a
 # minute, and a burst of presses must not queue edits in front of the reveal.
 COUNT_EDIT_SECONDS = 2.0
-GAME_USAGE = "Reply to a photo, sticker or image file with /game, or send a photo with /game as its caption."
 
 
 def choose_options(prediction: Prediction, labels: tuple[str, ...], rng: random.Random) -> tuple[list[str], int]:
@@ -38,28 +37,31 @@ def choose_options(prediction: Prediction, labels: tuple[str, ...], rng: random.
     return options, options.index(prediction.label)
 
 
-def keyboard(round_id: int, options: tuple[str, ...] | list[str]) -> InlineKeyboardMarkup:
-    buttons = [InlineKeyboardButton(label, callback_data=f"{CALLBACK_PREFIX}:{round_id}:{i}")
+def keyboard(round_id: int, options: tuple[str, ...] | list[str], t: Speaker) -> InlineKeyboardMarkup:
+    """The answer buttons, labelled with the options' display names in the chat's language."""
+    buttons = [InlineKeyboardButton(replies.label_name(t, label), callback_data=f"{CALLBACK_PREFIX}:{round_id}:{i}")
                for i, label in enumerate(options)]
     return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
 
 
-def round_text(votes: int) -> str:
-    return f"{QUESTION}\nVotes: {votes}"
+def round_text(votes: int, t: Speaker) -> str:
+    return t("Which animal does the AI see?") + "\n" + t.plural("Votes: {n}", "Votes: {n}", votes)
 
 
-def reveal_text(ended: Round, votes: list[Vote], note: str = "") -> str:
-    answer = ended.options[ended.answer]
+def reveal_text(ended: Round, votes: list[Vote], t: Speaker, restarted: bool = False) -> str:
+    answer = escape(replies.label_name(t, ended.options[ended.answer]))
     winners = [escape(v.name) for v in votes if v.option == ended.answer]
-    lines = [f"The AI saw: <b>{escape(answer)}</b> ({replies.percent(ended.probability)})."]
+    lines = [t("The AI saw: <b>{answer}</b> ({probability}).", answer=answer,
+               probability=t.percent(ended.probability))]
     if winners:
-        lines.append(f"Right: {', '.join(winners)} — one point each.")
+        lines.append(t.plural("Right: {names} — one point each.", "Right: {names} — one point each.", len(winners),
+                              names=", ".join(winners)))
     elif votes:
-        lines.append("Nobody got it right.")
+        lines.append(t("Nobody got it right."))
     else:
-        lines.append("Nobody voted.")
-    if note:
-        lines.append(note)
+        lines.append(t("Nobody voted."))
+    if restarted:
+        lines.append(t("(This round was cut short by a restart of the bot.)"))
     return "\n".join(lines)
 
 
@@ -76,6 +78,7 @@ class Games:
         self.round_seconds = round_seconds
         self.rng = random.Random()
         self._timers: dict[int, asyncio.Task[None]] = {}
+        self._speakers: dict[int, Speaker] = {}  # round -> the language it was started in
         self._count_edits: dict[int, asyncio.Task[None]] = {}
         # Held while a round's message is edited, so a late vote count never lands after the reveal.
         self._message_locks: dict[int, asyncio.Lock] = {}
@@ -97,14 +100,16 @@ class Games:
             if current is None or current.closed or current.message_id is None:
                 return
             count = await self.storage.vote_count(round_id)
+            t = self._speakers.get(round_id, speaker("en"))
             try:
-                await self.bot.edit_message_text(round_text(count), chat_id=current.chat_id,
+                await self.bot.edit_message_text(round_text(count, t), chat_id=current.chat_id,
                                                  message_id=current.message_id,
-                                                 reply_markup=keyboard(round_id, current.options))
+                                                 reply_markup=keyboard(round_id, current.options, t))
             except TelegramError as exc:  # "message is not modified", or deleted: harmless
                 logger.debug("Vote count of round %d not shown: %s", round_id, exc)
 
-    def schedule_end(self, round_id: int, delay: float) -> None:
+    def schedule_end(self, round_id: int, delay: float, t: Speaker) -> None:
+        self._speakers[round_id] = t
         async def later() -> None:
             await asyncio.sleep(delay)
             self._timers.pop(round_id, None)
@@ -112,7 +117,7 @@ class Games:
 
         self._timers[round_id] = asyncio.get_running_loop().create_task(later(), name=f"round-{round_id}")
 
-    async def end(self, round_id: int, note: str = "") -> bool:
+    async def end(self, round_id: int, restarted: bool = False) -> bool:
         """End the round if it is still open: award points, reveal, remove the buttons."""
         for pending in (self._timers.pop(round_id, None), self._count_edits.pop(round_id, None)):
             if pending is not None and pending is not asyncio.current_task():
@@ -121,7 +126,8 @@ class Games:
         if closed is None:
             return False
         ended, votes = closed
-        text = reveal_text(ended, votes, note)
+        t = self._speakers.pop(round_id, None) or speaker(await self.storage.get_language(ended.chat_id) or "en")
+        text = reveal_text(ended, votes, t, restarted)
         async with self._lock(round_id):
             try:
                 if ended.message_id is None:
@@ -139,7 +145,7 @@ class Games:
         """End the rounds that were open when the bot stopped, so none is left hanging."""
         for stale in await self.storage.open_rounds():
             try:
-                await self.end(stale.id, note="(This round was cut short by a restart of the bot.)")
+                await self.end(stale.id, restarted=True)
             except TelegramError:
                 logger.exception("Could not end round %d after a restart", stale.id)
 
@@ -158,6 +164,8 @@ async def game(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, chat = update.effective_message, update.effective_chat
     if message is None or chat is None:
         return
+    svc = services(context)
+    t = await svc.speaker_for(update)
     if message.caption is not None:
         if addressed_to_another_bot(message.caption, context.bot.username):
             return
@@ -165,16 +173,16 @@ async def game(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif has_picture(message.reply_to_message):
         source = message.reply_to_message  # type: ignore[assignment]
     else:
-        await reply(message, GAME_USAGE)
+        await reply(message, t("Reply to a photo, sticker or image file with /game, or send a photo with /game "
+                               "as its caption."))
         return
-    svc = services(context)
     games: Games = svc.games
     running = await svc.storage.open_round_in(chat.id)
     if running is not None:
-        await reply(message, f"A round is already running: {seconds_left(running)} s left.")
+        await reply(message, t("A round is already running: {seconds} s left.", seconds=seconds_left(running)))
         return
     labels = await svc.labels_for(chat.id)
-    prediction = await recognise(update, context, source, labels)
+    prediction = await recognise(update, context, source, labels, t)
     if prediction is None:
         return
     options, answer = choose_options(prediction, labels, games.rng)
@@ -184,10 +192,10 @@ async def game(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if round_id is None:  # another /game won the race
         running = await svc.storage.open_round_in(chat.id)
         left = seconds_left(running) if running else 0
-        await reply(message, f"A round is already running: {left} s left.")
+        await reply(message, t("A round is already running: {seconds} s left.", seconds=left))
         return
-    games.schedule_end(round_id, games.round_seconds)  # ends even if the question below is lost
-    sent = await reply(source, round_text(0), reply_markup=keyboard(round_id, options))
+    games.schedule_end(round_id, games.round_seconds, t)  # ends even if the question below is lost
+    sent = await reply(source, round_text(0, t), reply_markup=keyboard(round_id, options, t))
     await svc.storage.set_round_message(round_id, sent.message_id)
 
 
@@ -205,21 +213,22 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if query is None:
         return
     svc = services(context)
+    t = await svc.speaker_for(update)
     parsed = parse_callback(query.data)
     chat_id = query.message.chat.id if query.message else None
     found = await svc.storage.get_round(parsed[0]) if parsed else None
     if parsed is None or found is None or found.chat_id != chat_id or not 0 <= parsed[1] < len(found.options):
-        await query.answer("This button is not valid.")
+        await query.answer(t("This button is not valid."))
         return
     option = parsed[1]
     outcome = await svc.storage.vote(found.id, query.from_user.id, query.from_user.full_name, option, time.time())
     if outcome == "closed":
-        await query.answer("This round is over.")
+        await query.answer(t("This round is over."))
         return
     if outcome == "already":
-        await query.answer("You already voted.")
+        await query.answer(t("You already voted."))
         return
-    await query.answer(f"You picked {found.options[option]}")
+    await query.answer(t("You picked {label}", label=replies.label_name(t, found.options[option])))
     svc.games.votes_changed(found.id)
 
 
@@ -229,12 +238,13 @@ async def reveal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message is None or chat is None:
         return
     svc = services(context)
+    t = await svc.speaker_for(update)
     running = await svc.storage.open_round_in(chat.id)
     if running is None:
-        await reply(message, "No round is running. Start one with /game.")
+        await reply(message, t("No round is running. Start one with /game."))
         return
     if update.effective_user is None or update.effective_user.id != running.starter_id:
-        await reply(message, "Only the player who started the round can reveal it.")
+        await reply(message, t("Only the player who started the round can reveal it."))
         return
     await svc.games.end(running.id)
 
@@ -244,11 +254,13 @@ async def top(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, chat = update.effective_message, update.effective_chat
     if message is None or chat is None:
         return
-    board = await services(context).storage.leaderboard(chat.id)
+    svc = services(context)
+    t = await svc.speaker_for(update)
+    board = await svc.storage.leaderboard(chat.id)
     if not board:
-        await reply(message, "No points yet: start a round with /game.")
+        await reply(message, t("No points yet: start a round with /game."))
         return
-    lines = ["<b>Leaderboard</b>"]
+    lines = [t("<b>Leaderboard</b>")]
     lines += [f"{i}. {escape(name)} — {points}" for i, (name, points) in enumerate(board, start=1)]
     await reply(message, "\n".join(lines))
 
@@ -256,4 +268,6 @@ async def top(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Any other button press (forged or from an old version): answer it, change nothing."""
     if update.callback_query is not None:
-        await update.callback_query.answer("This button is not valid.")
+        user = update.effective_user
+        await update.callback_query.answer(
+            speaker(language_of(user.language_code if user else None))("This button is not valid."))

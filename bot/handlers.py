@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from typing import Any
 
 from telegram import Chat, ChatMember, Message, Update
@@ -12,6 +13,7 @@ from telegram.ext import ContextTypes
 
 from bot import replies
 from bot.delivery import may_have_arrived, send
+from bot.i18n import LANGUAGES, Speaker, language_of, speaker
 from bot.pictures import NoPicture, PictureTooLarge, download, find_picture, has_picture
 from bot.ratelimit import Verdict
 from bot.services import Services, services
@@ -56,7 +58,7 @@ def sender_id(update: Update) -> int:
 
 
 async def recognise(update: Update, context: ContextTypes.DEFAULT_TYPE, source: Message,
-                    labels: tuple[str, ...] | None) -> Prediction | None:
+                    labels: tuple[str, ...] | None, t: Speaker) -> Prediction | None:
     """Download and classify the picture in source; on any refusal, answer why and return None.
 
     Used by /classify, plain pictures and the game: every answer quotes source.
@@ -65,7 +67,7 @@ async def recognise(update: Update, context: ContextTypes.DEFAULT_TYPE, source: 
     verdict = svc.rate_limit.check(sender_id(update))
     if verdict is not Verdict.ALLOW:
         if verdict is Verdict.WARN:
-            await reply(source, replies.RATE_LIMITED)
+            await reply(source, replies.rate_limited(t))
         return None
     max_bytes = svc.settings.classifier.max_image_bytes
     try:
@@ -73,41 +75,43 @@ async def recognise(update: Update, context: ContextTypes.DEFAULT_TYPE, source: 
         data = await download(context.bot, picture, max_bytes)
         chosen = labels or await svc.labels_for(source.chat_id)
         return await svc.worker.classify(data, chosen)
-    except NoPicture as exc:
-        await reply(source, replies.escaped(str(exc)))
+    except (NoPicture, ImageError) as exc:
+        await reply(source, replies.explained(t, exc))
     except PictureTooLarge as exc:
-        await reply(source, replies.too_large(int(exc.args[0]), max_bytes))
-    except ImageError as exc:
-        await reply(source, replies.escaped(str(exc)))
+        await reply(source, replies.too_large(t, int(exc.args[0]), max_bytes))
     except WorkerBusy:
-        await reply(source, replies.BUSY)
+        await reply(source, replies.busy(t))
     except WorkerStopped:
-        await reply(source, replies.STOPPING)
+        await reply(source, replies.stopping(t))
     except TelegramError as exc:
         logger.warning("Could not download a picture in chat %s: %s", source.chat_id, exc)
-        await reply(source, replies.DOWNLOAD_FAILED)
+        await reply(source, replies.download_failed(t))
     return None
 
 
 async def classify_and_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, source: Message,
                               label_text: str) -> None:
     """Classify source against label_text (or the chat's labels when empty) and answer."""
+    svc = services(context)
+    t = await svc.speaker_for(update)
     labels = None
     if label_text:
         try:
             labels = parse_labels(label_text)
         except LabelError as exc:
-            await reply(update.effective_message or source, replies.escaped(str(exc)))
+            await reply(update.effective_message or source, replies.explained(t, exc))
             return
-    result = await recognise(update, context, source, labels)
+        await note_english_model(update, context, labels, t)
+    result = await recognise(update, context, source, labels, t)
     if result is not None:
-        await reply(source, replies.prediction(result))
+        await reply(source, replies.prediction(t, result))
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Explain what the bot does and name every command: /start and /help."""
     if update.effective_message:
-        await reply(update.effective_message, replies.HELP)
+        t = await services(context).speaker_for(update)
+        await reply(update.effective_message, replies.help_text(t))
 
 
 async def picture(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -131,7 +135,7 @@ async def classify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     target = message.reply_to_message
     if not has_picture(target):
-        await reply(message, replies.CLASSIFY_USAGE)
+        await reply(message, replies.classify_usage(await services(context).speaker_for(update)))
         return
     await classify_and_answer(update, context, target, command_argument(message.text))  # type: ignore[arg-type]
 
@@ -155,32 +159,71 @@ async def labels(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message is None or chat is None:
         return
     svc = services(context)
+    t = await svc.speaker_for(update)
     argument = command_argument(message.text)
     if not argument:
         own = await svc.storage.get_labels(chat.id)
-        await reply(message, replies.labels_shown(own or svc.settings.classifier.default_labels, own is None))
+        await reply(message, replies.labels_shown(t, own or svc.settings.classifier.default_labels, own is None))
         return
     if not await may_change_labels(update, context):
-        await reply(message, replies.ADMINS_ONLY)
+        await reply(message, replies.admins_only(t))
         return
     if argument.lower() in RESET_WORDS:
         await svc.storage.reset_labels(chat.id)
-        await reply(message, replies.labels_reset(svc.settings.classifier.default_labels))
+        await reply(message, replies.labels_reset(t, svc.settings.classifier.default_labels))
         return
     try:
         new = parse_labels(argument)
     except LabelError as exc:
-        await reply(message, replies.labels_refused(str(exc)))
+        await reply(message, replies.labels_refused(t, exc))
         return
     await svc.storage.set_labels(chat.id, new)  # committed before we say so
     svc.worker.prepare_labels(new)  # encoding starts now; the acknowledgement does not wait for it
-    await reply(message, replies.labels_set(new))
+    await reply(message, replies.labels_set(t, new))
+    await note_english_model(update, context, new, t)
+
+
+def mostly_non_latin(labels: tuple[str, ...]) -> bool:
+    """Whether most labels are written in a script other than Latin (Cyrillic, Greek, CJK, ...)."""
+    def latin(label: str) -> bool:
+        letters = [ch for ch in label if ch.isalpha()]
+        return not letters or sum(ch.isascii() or "LATIN" in unicodedata.name(ch, "") for ch in letters) * 2 >= len(
+            letters)
+
+    return sum(not latin(label) for label in labels) * 2 > len(labels)
+
+
+async def note_english_model(update: Update, context: ContextTypes.DEFAULT_TYPE, labels: tuple[str, ...],
+                             t: Speaker) -> None:
+    """Once per chat: with an English-only model, say that mostly non-Latin labels are read poorly."""
+    svc, chat, message = services(context), update.effective_chat, update.effective_message
+    if chat is None or message is None or svc.classifier.clip.multilingual or not mostly_non_latin(labels):
+        return
+    if await svc.storage.first_time(chat.id, "english-model"):
+        await reply(message, replies.english_model_note(t, "CLIP_MODEL"))
+
+
+async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show or set the chat's language: /language en, /language ru."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None:
+        return
+    svc = services(context)
+    choice = command_argument(message.text).lower()
+    if choice not in LANGUAGES:
+        await reply(message, replies.language_usage(await svc.speaker_for(update)))
+        return
+    if not await may_change_labels(update, context):
+        await reply(message, replies.admins_only_language(await svc.speaker_for(update)))
+        return
+    await svc.storage.set_language(chat.id, choice)  # committed before we say so
+    await reply(message, replies.language_set(speaker(choice)))
 
 
 async def private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Any other text in a private chat: say what the bot is for."""
     if update.effective_message:
-        await reply(update.effective_message, replies.PRIVATE_HINT)
+        await reply(update.effective_message, replies.private_hint(await services(context).speaker_for(update)))
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -192,7 +235,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     logger.error("Error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
+        # No database here: whatever broke may be the database. The sender's own language.
+        user = update.effective_user
+        t = speaker(language_of(user.language_code if user else None))
         try:
-            await update.effective_message.reply_text(replies.INTERNAL_ERROR)
+            await update.effective_message.reply_text(replies.internal_error(t))
         except TelegramError:
             logger.warning("Could not tell the user about the error")

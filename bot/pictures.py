@@ -10,6 +10,7 @@ from telegram import Bot, Message, PhotoSize
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError
 
 from classifier.images import FORMAT_NAMES
+from classifier.messages import Explained
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ RETRY_DELAYS = (0.3, 1.0)  # seconds before the second and third attempt
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif")
 
 
-class NoPicture(Exception):
+class NoPicture(Explained):
     """The message holds nothing to classify; the message says what to send instead."""
 
 
@@ -70,8 +71,8 @@ def find_picture(message: Message, side: int) -> Picture:
         return Picture(sticker.thumbnail.file_id, sticker.thumbnail.file_size, "sticker thumbnail")
     if message.document:
         if not _image_document(message):
-            raise NoPicture("That file is not a picture; send a photo, a sticker or an image file "
-                            f"({FORMAT_NAMES}).")
+            raise NoPicture("That file is not a picture; send a photo, a sticker or an image file ({formats}).",
+                            formats=FORMAT_NAMES)
         return Picture(message.document.file_id, message.document.file_size, "document")
     raise NoPicture("There is no picture here; send a photo, a sticker or an image file.")
 

@@ -1,77 +1,142 @@
-"""Every sentence the bot says, in one place. Labels are always HTML-escaped."""
+"""Every sentence the bot says, in one place, in the reader's language. Labels are always HTML-escaped."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
 
+from bot.i18n import N_, Speaker
 from classifier import MAX_LABEL_CHARS, MAX_LABELS, MIN_LABELS, Prediction
-
-BUSY = "I'm busy right now — try again in a few seconds."
-STOPPING = "I'm restarting — send it again in a minute."
-DOWNLOAD_FAILED = "Sorry, I couldn't download that picture from Telegram; please send it again."
-INTERNAL_ERROR = "Sorry, something went wrong on my side; please try again."
-ADMINS_ONLY = "Only the group's admins can change its labels."
-CLASSIFY_USAGE = ("Reply to a photo, sticker or image file with /classify, or send a photo with /classify "
-                  "as its caption. Add labels to use them for this picture only: /classify cat, dog, fox")
-PRIVATE_HINT = "Send me a photo, a sticker or an image file, and I'll tell you which animal it is. /help"
-RATE_LIMITED = "You're sending pictures faster than I can look at them; please wait a minute."
+from classifier.messages import Explained
 
 
-def too_large(size: int, limit: int) -> str:
-    return f"That file is {size / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB."
+def busy(t: Speaker) -> str:
+    return t("I'm busy right now — try again in a few seconds.")
 
 
-def percent(probability: float) -> str:
-    value = probability * 100
-    return "<1%" if value < 1 else f"{value:.0f}%"
+def stopping(t: Speaker) -> str:
+    return t("I'm restarting — send it again in a minute.")
 
 
-def prediction(result: Prediction, shown: int = 3) -> str:
+def download_failed(t: Speaker) -> str:
+    return t("Sorry, I couldn't download that picture from Telegram; please send it again.")
+
+
+def internal_error(t: Speaker) -> str:
+    return t("Sorry, something went wrong on my side; please try again.")
+
+
+def admins_only(t: Speaker) -> str:
+    return t("Only the group's admins can change its labels.")
+
+
+def admins_only_language(t: Speaker) -> str:
+    return t("Only the group's admins can change its language.")
+
+
+def classify_usage(t: Speaker) -> str:
+    return t("Reply to a photo, sticker or image file with /classify, or send a photo with /classify "
+             "as its caption. Add labels to use them for this picture only: /classify cat, dog, fox")
+
+
+def private_hint(t: Speaker) -> str:
+    return t("Send me a photo, a sticker or an image file, and I'll tell you which animal it is. /help")
+
+
+def rate_limited(t: Speaker) -> str:
+    return t("You're sending pictures faster than I can look at them; please wait a minute.")
+
+
+def too_large(t: Speaker, size: int, limit: int) -> str:
+    return t("That file is {size} MB; the limit is {limit} MB.", size=round(size / 2**20, 1),
+             limit=round(limit / 2**20))
+
+
+def explained(t: Speaker, error: Explained) -> str:
+    """A classifier's or the picture finder's sentence, translated and made safe for HTML."""
+    return escape(t.explain(error), quote=False)
+
+
+def label_name(t: Speaker, label: str) -> str:
+    """What a chat sees for a label: a default animal in its language, any other label as written."""
+    return t.animal(label)
+
+
+def prediction(t: Speaker, result: Prediction, shown: int = 3) -> str:
     """Top label bold with its probability, then the next ones: 'fox — 87%'."""
     lines = []
     for i, (label, probability) in enumerate(result.top(shown)):
-        name = f"<b>{escape(label)}</b>" if i == 0 else escape(label)
-        lines.append(f"{name} — {percent(probability)}")
+        name = escape(label_name(t, label))
+        lines.append(f"{f'<b>{name}</b>' if i == 0 else name} — {t.percent(probability)}")
     return "\n".join(lines)
 
 
-def label_list(labels: Sequence[str]) -> str:
-    return ", ".join(escape(label) for label in labels)
+def label_list(t: Speaker, labels: Sequence[str]) -> str:
+    return ", ".join(escape(label_name(t, label)) for label in labels)
 
 
-def labels_shown(labels: Sequence[str], is_default: bool) -> str:
-    origin = "the default set" if is_default else "this chat's own set"
-    return (f"Labels ({origin}, {len(labels)}): {label_list(labels)}\n"
-            "Change them with /labels cat, dog, fox — or go back with /labels reset.")
+def labels_shown(t: Speaker, labels: Sequence[str], is_default: bool) -> str:
+    if is_default:
+        first = t("Labels (the default set, {count}): {labels}", count=len(labels), labels=label_list(t, labels))
+    else:
+        first = t("Labels (this chat's own set, {count}): {labels}", count=len(labels), labels=label_list(t, labels))
+    return first + "\n" + t("Change them with /labels cat, dog, fox — or go back with /labels reset.")
 
 
-def labels_set(labels: Sequence[str]) -> str:
-    return f"Labels set ({len(labels)}): {label_list(labels)}"
+def labels_set(t: Speaker, labels: Sequence[str]) -> str:
+    return t("Labels set ({count}): {labels}", count=len(labels), labels=label_list(t, labels))
 
 
-def labels_reset(labels: Sequence[str]) -> str:
-    return f"Back to the default labels: {label_list(labels)}"
+def labels_reset(t: Speaker, labels: Sequence[str]) -> str:
+    return t("Back to the default labels: {labels}", labels=label_list(t, labels))
 
 
-def escaped(sentence: str) -> str:
-    """A classifier message (which may quote a label) made safe for HTML."""
-    return escape(sentence, quote=False)
+def labels_refused(t: Speaker, error: Explained) -> str:
+    return explained(t, error) + " " + t("The labels stay as they were.")
 
 
-def labels_refused(reason: str) -> str:
-    return f"{escaped(reason)} The labels stay as they were."
+def english_model_note(t: Speaker, setting: str) -> str:
+    return t("Note: the model reads English, so labels in other scripts are understood poorly. "
+             "The bot's owner can set {setting} to a multilingual model.", setting=setting)
 
 
-HELP = (
-    "<b>toonclip</b> tells which cartoon animal is in a picture.\n\n"
-    "• Send a photo, a sticker or an image file: I answer with the best matching animal.\n"
-    "• Add a caption like <code>fox, wolf, dog</code> to choose from those labels for that picture.\n"
-    "• /labels — show this chat's labels; <code>/labels cat, dog, fox</code> sets them "
-    f"({MIN_LABELS} to {MAX_LABELS}, each up to {MAX_LABEL_CHARS} characters); <code>/labels reset</code> "
-    "goes back to the default. In groups only admins may change them.\n"
-    "• /classify — in groups, reply to a picture with /classify (or use it as a photo's caption).\n"
-    "• /game — reply to a picture (or caption one) to start a round: guess what the AI sees!\n"
-    "• /reveal — end your round early. /top — the chat's leaderboard.\n"
-    "• /help — this message."
+def language_set(t: Speaker) -> str:
+    # Said in the chosen language, so each catalog names its own language here.
+    return t("This chat now speaks English.")
+
+
+def language_usage(t: Speaker) -> str:
+    return t("Choose the chat's language: /language en or /language ru")
+
+
+def help_text(t: Speaker) -> str:
+    return "\n".join((
+        t("<b>toonclip</b> tells which cartoon animal is in a picture."),
+        "",
+        t("• Send a photo, a sticker or an image file: I answer with the best matching animal."),
+        t("• Add a caption like <code>fox, wolf, dog</code> to choose from those labels for that picture."),
+        t("• /labels — show this chat's labels; <code>/labels cat, dog, fox</code> sets them "
+          "({minimum} to {maximum}, each up to {length} characters); <code>/labels reset</code> "
+          "goes back to the default. In groups only admins may change them.",
+          minimum=MIN_LABELS, maximum=MAX_LABELS, length=MAX_LABEL_CHARS),
+        t("• /classify — in groups, reply to a picture with /classify (or use it as a photo's caption)."),
+        t("• /game — reply to a picture (or caption one) to start a round: guess what the AI sees!"),
+        t("• /reveal — end your round early. /top — the chat's leaderboard."),
+        t("• /language en or /language ru — the chat's language."),
+        t("• /help — this message."),
+    ))
+
+
+COMMAND_DESCRIPTIONS = (
+    ("classify", N_("what animal is this picture? (reply to it)")),
+    ("labels", N_("show or set this chat's labels")),
+    ("game", N_("guess what the AI sees (reply to a picture)")),
+    ("top", N_("this chat's leaderboard")),
+    ("language", N_("the chat's language: en or ru")),
+    ("help", N_("how to use the bot")),
 )
+
+
+def command_menu(t: Speaker) -> list[tuple[str, str]]:
+    """(command, description) for Telegram's command menu in this language."""
+    return [(command, t(description)) for command, description in COMMAND_DESCRIPTIONS]

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
+from telegram import Chat, Update
 from telegram.ext import ContextTypes
 
+from bot.i18n import Speaker, language_of, speaker
 from bot.ratelimit import UserRateLimit
 from bot.settings import BotSettings
 from bot.storage import Storage
@@ -30,6 +32,17 @@ class Services:
     async def labels_for(self, chat_id: int) -> tuple[str, ...]:
         """The chat's label set, or the default one."""
         return await self.storage.get_labels(chat_id) or self.settings.classifier.default_labels
+
+    async def speaker_for(self, update: Update) -> Speaker:
+        """The language the chat chose with /language, else that of whoever sent the update."""
+        chat = update.effective_chat
+        chosen = await self.storage.get_language(chat.id) if chat is not None else None
+        user = update.effective_user
+        return speaker(chosen or language_of(user.language_code if user else None))
+
+
+def is_group(chat: Chat | None) -> bool:
+    return chat is not None and chat.type != Chat.PRIVATE
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:

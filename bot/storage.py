@@ -60,6 +60,19 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (chat_id, user_id)
     );
     """,
+    # 3: a chat's language, as an administrator chose it, and the notes a chat is told only once
+    """
+    CREATE TABLE chat_language (
+        chat_id INTEGER PRIMARY KEY,
+        language TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE chat_notes (
+        chat_id INTEGER NOT NULL,
+        note TEXT NOT NULL,
+        PRIMARY KEY (chat_id, note)
+    );
+    """,
 )
 
 
@@ -190,6 +203,29 @@ class Storage:
     async def reset_labels(self, chat_id: int) -> None:
         async with self._transaction() as db:
             await db.execute("DELETE FROM chat_labels WHERE chat_id = ?", (chat_id,))
+
+    # Languages
+
+    async def get_language(self, chat_id: int) -> str | None:
+        """The language chosen for the chat with /language, or None when nobody chose."""
+        async with self._db.execute("SELECT language FROM chat_language WHERE chat_id = ?", (chat_id,)) as cursor:
+            row = await cursor.fetchone()
+        return str(row[0]) if row else None
+
+    async def set_language(self, chat_id: int, language: str) -> None:
+        """Store the chat's language; committed when this returns."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO chat_language (chat_id, language, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(chat_id) DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at",
+                (chat_id, language, time.time()),
+            )
+
+    async def first_time(self, chat_id: int, note: str) -> bool:
+        """True the first time a note is asked for in a chat, and never again (committed)."""
+        async with self._transaction() as db:
+            cursor = await db.execute("INSERT OR IGNORE INTO chat_notes (chat_id, note) VALUES (?, ?)", (chat_id, note))
+            return cursor.rowcount == 1
 
     # The guessing game
 

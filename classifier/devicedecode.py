@@ -17,7 +17,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision.io import ImageReadMode, decode_jpeg
 
-from classifier.images import DamagedImage, ImageLimits, ImageTooLarge
+from classifier.images import DamagedImage, ImageLimits, too_many_pixels
 
 # torchvision 0.29 marks its image codecs deprecated in favour of TorchCodec; they still work, and
 # the warning would repeat for every batch.
@@ -49,10 +49,7 @@ def read_jpeg_header(data: bytes, limits: ImageLimits) -> JpegHeader | None:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None
     if width * height > limits.max_pixels:
-        raise ImageTooLarge(
-            f"The picture is {width}×{height} ({width * height / 1e6:.1f} megapixels); "
-            f"the limit is {limits.max_pixels / 1e6:g} megapixels."
-        )
+        raise too_many_pixels(width, height, limits)
     if mode not in _DIRECT_MODES or width < 1 or height < 1:
         return None
     return JpegHeader(data, orientation if 1 <= orientation <= 8 else 1)

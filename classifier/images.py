@@ -11,6 +11,8 @@ import numpy as np
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from classifier.messages import Explained, whole_if_possible
+
 logger = logging.getLogger(__name__)
 
 pillow_heif.register_heif_opener()  # HEIC/HEIF, what iPhones send as files
@@ -26,7 +28,7 @@ _OPEN_FORMATS = tuple(name for name in ACCEPTED_FORMATS if name in Image.OPEN)
 _WHITE = (255, 255, 255)
 
 
-class ImageError(ValueError):
+class ImageError(Explained):
     """A picture that cannot be classified; the message is one sentence for the user."""
 
 
@@ -50,8 +52,15 @@ class ImageLimits:
     max_pixels: int = 50_000_000
 
 
-def _megabytes(n: int) -> str:
-    return f"{n / 2**20:.1f} MB"
+def _megabytes(n: int) -> float:
+    return round(n / 2**20, 1)
+
+
+def too_many_pixels(width: int, height: int, limits: ImageLimits) -> ImageTooLarge:
+    """The refusal of a picture whose header declares more pixels than the limit."""
+    return ImageTooLarge("The picture is {width}×{height} ({megapixels} megapixels); the limit is {limit} megapixels.",
+                         width=width, height=height, megapixels=round(width * height / 1e6, 1),
+                         limit=whole_if_possible(limits.max_pixels / 1e6))
 
 
 def decode_image(data: bytes, limits: ImageLimits, target_size: int | None = None) -> Image.Image:
@@ -62,7 +71,8 @@ def decode_image(data: bytes, limits: ImageLimits, target_size: int | None = Non
     several times faster and never smaller than target_size on the short side.
     """
     if len(data) > limits.max_bytes:
-        raise ImageTooLarge(f"The file is {_megabytes(len(data))}; the limit is {_megabytes(limits.max_bytes)}.")
+        raise ImageTooLarge("The file is {size} MB; the limit is {limit} MB.",
+                            size=_megabytes(len(data)), limit=_megabytes(limits.max_bytes))
     if not data:
         raise NotAnImage("The file is empty.")
     try:
@@ -70,9 +80,8 @@ def decode_image(data: bytes, limits: ImageLimits, target_size: int | None = Non
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageTooLarge(
-            f"The picture has too many pixels; the limit is {limits.max_pixels / 1e6:g} megapixels."
-        ) from None
+        raise ImageTooLarge("The picture has too many pixels; the limit is {limit} megapixels.",
+                            limit=whole_if_possible(limits.max_pixels / 1e6)) from None
     except Exception as exc:  # whatever a plugin or codec throws on hostile bytes: one sentence
         logger.debug("Could not decode a picture", exc_info=exc)
         raise DamagedImage("The picture is truncated or damaged and cannot be read.") from exc
@@ -84,16 +93,15 @@ def _decode(data: bytes, limits: ImageLimits, target_size: int | None) -> Image.
     except UnidentifiedImageError:
         known = _refused_format(data)
         if known:
-            raise NotAnImage(f"{known} pictures are not supported; send a {FORMAT_NAMES} image.") from None
-        raise NotAnImage(f"This file is not a picture I can read; send a {FORMAT_NAMES} image.") from None
+            raise NotAnImage("{format} pictures are not supported; send a {formats} image.",
+                             format=known, formats=FORMAT_NAMES) from None
+        raise NotAnImage("This file is not a picture I can read; send a {formats} image.",
+                         formats=FORMAT_NAMES) from None
     width, height = image.size
     if width < 1 or height < 1:
         raise DamagedImage("The picture has no pixels.")
     if width * height > limits.max_pixels:
-        raise ImageTooLarge(
-            f"The picture is {width}×{height} ({width * height / 1e6:.1f} megapixels); "
-            f"the limit is {limits.max_pixels / 1e6:g} megapixels."
-        )
+        raise too_many_pixels(width, height, limits)
     if target_size and image.format == "JPEG" and min(width, height) >= 2 * target_size:
         image.draft("RGB", (target_size, target_size))
     image.load()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from classifier.messages import Explained
+
 DEFAULT_LABELS: tuple[str, ...] = (
     "cat", "dog", "fox", "bear", "rabbit", "mouse", "duck", "pig", "lion", "elephant",
 )
@@ -22,7 +24,7 @@ _SEPARATORS = re.compile(r"[,\n]")
 _EDGE_FORMAT = "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff"
 
 
-class LabelError(ValueError):
+class LabelError(Explained):
     """A label list that breaks a rule; the message is one sentence for the user."""
 
 
@@ -37,9 +39,8 @@ def parse_labels(text: str) -> tuple[str, ...]:
     (the first spelling wins). Raises LabelError when the result breaks a limit.
     """
     if len(text) > MAX_INPUT_CHARS:
-        raise LabelError(
-            f"That list is {len(text)} characters long; the limit is {MAX_INPUT_CHARS}."
-        )
+        raise LabelError("That list is {length} characters long; the limit is {limit}.",
+                         length=len(text), limit=MAX_INPUT_CHARS)
     labels: list[str] = []
     seen: set[str] = set()
     for raw in _SEPARATORS.split(text):
@@ -47,19 +48,18 @@ def parse_labels(text: str) -> tuple[str, ...]:
         if not label:
             continue
         if any(unicodedata.category(ch) == "Cc" for ch in label):
-            raise LabelError(f"Label '{_shorten(label.encode('unicode_escape').decode())}' "
-                             "contains a control character.")
+            raise LabelError("Label '{label}' contains a control character.",
+                             label=_shorten(label.encode("unicode_escape").decode()))
         if len(label) > MAX_LABEL_CHARS:
-            raise LabelError(
-                f"Label '{_shorten(label)}' is {len(label)} characters; the limit is {MAX_LABEL_CHARS}."
-            )
+            raise LabelError("Label '{label}' is {length} characters; the limit is {limit}.",
+                             label=_shorten(label), length=len(label), limit=MAX_LABEL_CHARS)
         key = label.casefold()
         if key in seen:
             continue
         seen.add(key)
         labels.append(label)
     if len(labels) < MIN_LABELS:
-        raise LabelError(f"Give at least {MIN_LABELS} different labels, separated by commas.")
+        raise LabelError("Give at least {minimum} different labels, separated by commas.", minimum=MIN_LABELS)
     if len(labels) > MAX_LABELS:
-        raise LabelError(f"That is {len(labels)} labels; the limit is {MAX_LABELS}.")
+        raise LabelError("That is {count} labels; the limit is {limit}.", count=len(labels), limit=MAX_LABELS)
     return tuple(labels)

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 _PREPROCESS_KEYS = ("mean", "std", "interpolation", "resize_mode", "fill_color")
+MULTILINGUAL_MARKS = ("xlm", "i18n", "multilingual", "mt5")
 
 
 class ModelLoadError(RuntimeError):
@@ -155,6 +156,8 @@ class ClipModel:
         size = getattr(getattr(model, "visual", None), "image_size", 224)
         self.image_size = int(size if isinstance(size, int) else min(size))
         self.logit_scale = float(model.logit_scale.exp().item())  # type: ignore[operator]
+        # Reads labels in many languages: an XLM-RoBERTa or i18n text tower (README, Languages).
+        self.multilingual = any(word in identity.lower() for word in MULTILINGUAL_MARKS)
 
     @torch.inference_mode()
     def encode_images(self, batch: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ from typing import Any
 from telegram.ext import Application
 
 from bot.game import CALLBACK_PREFIX, keyboard
+from bot.i18n import speaker
 from bot.settings import BotSettings
 from tests.conftest import running_bot, sample
 from tests.fake_telegram import FakeTelegram, group_chat, private_chat, user
@@ -144,7 +145,7 @@ async def test_a_solo_round_in_a_private_chat(bot: Application, fake: FakeTelegr
 
 
 def test_callback_data_fits_telegram_limit_for_any_label() -> None:
-    markup = keyboard(2**62, ["x" * 60, "🦊" * 60, "<b>&</b>", "d"])
+    markup = keyboard(2**62, ["x" * 60, "🦊" * 60, "<b>&</b>", "d"], speaker("ru"))
     for row in markup.inline_keyboard:
         for button in row:
             assert len(str(button.callback_data).encode()) <= 64

@@ -146,7 +146,7 @@ async def test_a_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="belongs to another program"):
         await Storage.open(foreign)
     fresh = await Storage.open(tmp_path / "new.db")
-    assert await fresh.schema_version() == 2
+    assert await fresh.schema_version() == 3
     await fresh.close()
     again = await Storage.open(tmp_path / "new.db")  # our own file opens again
     await again.close()

@@ -1,0 +1,80 @@
+"""Languages: which one a user reads, and the gettext catalogs that speak it.
+
+English is the source language (the message ids); Russian comes from `bot/locales/ru`, compiled
+from its `.po` file (`scripts/translations`). Numbers and percentages are written by Babel in the
+language's own way (`87%`, `87 %`, decimal comma).
+"""
+
+from __future__ import annotations
+
+import gettext
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from babel.numbers import format_decimal, format_percent
+
+from classifier.messages import Explained, Value
+
+DOMAIN = "toonclip"
+LOCALE_DIR = Path(__file__).resolve().parent / "locales"
+LANGUAGES = ("en", "ru")
+DEFAULT_LANGUAGE = "en"
+# Telegram language codes whose users get Russian unless their chat chose English.
+RUSSIAN_READERS = frozenset({"ru", "uk", "be", "kk"})
+ANIMAL_CONTEXT = "animal"  # msgctxt of the default labels' display names
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction where it is translated later (`t(message)`)."""
+    return message
+
+
+def language_of(code: str | None) -> str:
+    """The interface language for a Telegram language_code ('ru', 'uk-UA', 'en', None)."""
+    base = (code or "").split("-")[0].lower()
+    return "ru" if base in RUSSIAN_READERS else DEFAULT_LANGUAGE
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """Says sentences in one language: `t("Labels set ({count})", count=3)`."""
+
+    language: str
+    catalog: gettext.NullTranslations
+
+    def __call__(self, message: str, **values: Value) -> str:
+        return self.catalog.gettext(message).format(**self._written(values))
+
+    def plural(self, singular: str, plural: str, n: int, **values: Value) -> str:
+        """A sentence whose form follows n (1 голос, 2 голоса, 5 голосов); n is a value too."""
+        return self.catalog.ngettext(singular, plural, n).format(**self._written({"n": n, **values}))
+
+    def explain(self, error: Explained) -> str:
+        """A classifier's sentence (a template and its values) in this language."""
+        return self(error.template, **error.values)
+
+    def number(self, value: Value) -> str:
+        if isinstance(value, bool) or not isinstance(value, float):
+            return str(value)
+        return format_decimal(value, format="0.0##", locale=self.language)
+
+    def percent(self, probability: float) -> str:
+        """87%, or 87 % in Russian; under one percent: <1%."""
+        if probability < 0.01:
+            return "<" + format_percent(0.01, locale=self.language)
+        return format_percent(probability, locale=self.language)
+
+    def animal(self, label: str) -> str:
+        """A default label's display name in this language (the model reads the English word)."""
+        return self.catalog.pgettext(ANIMAL_CONTEXT, label)
+
+    def _written(self, values: dict[str, Value]) -> dict[str, str]:
+        return {name: self.number(value) for name, value in values.items()}
+
+
+@cache
+def speaker(language: str) -> Speaker:
+    """The Speaker of a language; an unknown one speaks English."""
+    language = language if language in LANGUAGES else DEFAULT_LANGUAGE
+    return Speaker(language, gettext.translation(DOMAIN, LOCALE_DIR, languages=[language], fallback=True))
