@@ -30,6 +30,17 @@ def N_(message: str) -> str:
     return message
 
 
+def C_(context: str, message: str) -> str:
+    """Marks a message with its context for extraction (`scripts/translations`)."""
+    return message
+
+
+# The default labels' display names, for extraction; the model always reads the English word.
+ANIMAL_NAMES = (C_("animal", "cat"), C_("animal", "dog"), C_("animal", "fox"), C_("animal", "bear"),
+                C_("animal", "rabbit"), C_("animal", "mouse"), C_("animal", "duck"), C_("animal", "pig"),
+                C_("animal", "lion"), C_("animal", "elephant"))
+
+
 def language_of(code: str | None) -> str:
     """The interface language for a Telegram language_code ('ru', 'uk-UA', 'en', None)."""
     base = (code or "").split("-")[0].lower()
