@@ -8,7 +8,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ class ModelSpec:
     quick_gelu: bool = False
     preprocess: dict[str, Any] = field(default_factory=dict)
     identity: str = ""
+    multilingual: bool = False
 
 
 def _is_path(value: str) -> bool:
@@ -60,6 +61,10 @@ def _register_config(path: Path) -> tuple[str, dict[str, Any]]:
     if not isinstance(model_cfg, dict) or not {"embed_dim", "vision_cfg", "text_cfg"} <= model_cfg.keys():
         raise ModelLoadError(f"CLIP_MODEL file {path} needs embed_dim, vision_cfg and text_cfg.")
     preprocess = {k: v for k, v in raw.get("preprocess_cfg", {}).items() if k in _PREPROCESS_KEYS}
+    text_cfg = model_cfg.get("text_cfg", {})
+    tokenizer = text_cfg.get("hf_tokenizer_name") if isinstance(text_cfg, dict) else None
+    if isinstance(tokenizer, str) and (path.parent / tokenizer).is_dir():
+        text_cfg["hf_tokenizer_name"] = str((path.parent / tokenizer).resolve())  # a tokenizer folder beside it
     text = json.dumps(model_cfg, sort_keys=True)
     name = f"toonclip-{path.stem}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
     folder = Path(tempfile.mkdtemp(prefix="toonclip-config-"))
@@ -73,8 +78,20 @@ def _file_identity(path: Path) -> str:
     return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
+def reads_many_languages(name: str) -> bool:
+    """Whether a registered model's text side is multilingual (XLM-RoBERTa, an i18n tokenizer, ...)."""
+    config = open_clip.get_model_config(name) or {}
+    described = (name + json.dumps(config.get("text_cfg", {}))).lower()
+    return any(mark in described for mark in MULTILINGUAL_MARKS)
+
+
 def resolve_spec(model: str, pretrained: str) -> ModelSpec:
     """Turn the two settings into what to build, or explain what is wrong with them."""
+    spec = _resolve_spec(model, pretrained)
+    return replace(spec, multilingual=reads_many_languages(spec.name))
+
+
+def _resolve_spec(model: str, pretrained: str) -> ModelSpec:
     preprocess: dict[str, Any] = {}
     if model.endswith(".json"):
         name, preprocess = _register_config(Path(model))
@@ -146,7 +163,7 @@ class ClipModel:
 
     def __init__(self, model: torch.nn.Module, preprocess: Callable[[Image.Image], torch.Tensor],
                  tokenizer: Callable[..., torch.Tensor], device: torch.device, dtype: torch.dtype,
-                 identity: str) -> None:
+                 identity: str, multilingual: bool = False) -> None:
         self.model = model.eval()
         self.preprocess = preprocess
         self.tokenizer = tokenizer
@@ -157,7 +174,10 @@ class ClipModel:
         self.image_size = int(size if isinstance(size, int) else min(size))
         self.logit_scale = float(model.logit_scale.exp().item())  # type: ignore[operator]
         # Reads labels in many languages: an XLM-RoBERTa or i18n text tower (README, Languages).
-        self.multilingual = any(word in identity.lower() for word in MULTILINGUAL_MARKS)
+        self.multilingual = multilingual
+        # SigLIP models add a bias and were trained with a sigmoid per label (zeroshot.score_many).
+        bias = getattr(model, "logit_bias", None)
+        self.logit_bias = float(bias.item()) if isinstance(bias, torch.Tensor) else None
 
     @torch.inference_mode()
     def encode_images(self, batch: torch.Tensor) -> torch.Tensor:
@@ -237,10 +257,16 @@ def load_model(model: str, pretrained: str, device: str = "cpu", precision: str 
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ModelLoadError(f"CLIP_DEVICE is {device}, but no CUDA device is available; use cpu.")
     dtype = resolve_precision(precision, device)
-    clip = build_model(spec)
+    try:
+        clip = build_model(spec)
+        tokenizer = open_clip.get_tokenizer(spec.name)
+    except ImportError as exc:  # transformers or sentencepiece, for Hugging Face tokenizers and text towers
+        raise ModelLoadError(
+            f"{spec.name} needs Hugging Face's tokenizers ({exc.name or exc}); install the multilingual extra: "
+            "pip install -e '.[multilingual]'"
+        ) from exc
     preprocess = make_preprocess(clip)
     torch_device = torch.device(device)
     clip = clip.to(device=torch_device, dtype=dtype)
-    tokenizer = open_clip.get_tokenizer(spec.name)
     logger.info("Loaded %s (%s) on %s in %s", spec.name, spec.pretrained or "random weights", device, dtype)
-    return ClipModel(clip, preprocess, tokenizer, torch_device, dtype, spec.identity)
+    return ClipModel(clip, preprocess, tokenizer, torch_device, dtype, spec.identity, spec.multilingual)

@@ -16,6 +16,19 @@ DEFAULT_TEMPLATES: tuple[str, ...] = (
     "a sticker of a cute {}.",
 )
 
+# For labels written in Cyrillic, read by a multilingual model: written for drawings too, and
+# with a colon, so that no adjective has to agree with the label's gender.
+RUSSIAN_TEMPLATES: tuple[str, ...] = (
+    "рисунок: {}.",
+    "мультяшный персонаж: {}.",
+    "картинка: {}.",
+    "иллюстрация: {}.",
+    "это мультфильм, на картинке {}.",
+    "набросок: {}.",
+    "{} в детской книжке.",
+    "наклейка: {}.",
+)
+
 PLACEHOLDER = "{}"
 
 
@@ -36,3 +49,13 @@ def check_templates(templates: tuple[str, ...]) -> tuple[str, ...]:
 def expand(label: str, templates: tuple[str, ...]) -> list[str]:
     """The sentences for one label, one per template."""
     return [template.replace(PLACEHOLDER, label) for template in templates]
+
+
+def is_cyrillic(label: str) -> bool:
+    """Whether the label is written in Cyrillic (any of its letters)."""
+    return any("\u0400" <= ch <= "\u04ff" for ch in label)
+
+
+def templates_for(label: str, templates: tuple[str, ...]) -> tuple[str, ...]:
+    """The templates a label is read through, picked by the script it is written in."""
+    return RUSSIAN_TEMPLATES if is_cyrillic(label) else templates

@@ -14,7 +14,7 @@ from PIL import Image
 from torchvision.transforms import Normalize
 
 from classifier.model import ClipModel
-from classifier.prompts import expand
+from classifier.prompts import expand, templates_for
 from classifier.textcache import TextEmbeddingCache
 
 
@@ -166,22 +166,31 @@ class ZeroShotClassifier:
         return torch.stack([found[label] for label in labels])  # type: ignore[misc]
 
     def _encode(self, labels: list[str]) -> dict[str, torch.Tensor]:
-        n = len(self.templates)
-        sentences = [s for label in labels for s in expand(label, self.templates)]
-        features = self.clip.encode_texts(sentences).view(len(labels), n, -1)
-        means = torch.nn.functional.normalize(features.mean(dim=1), dim=-1)
+        per_label = [expand(label, templates_for(label, self.templates)) for label in labels]
+        features = self.clip.encode_texts([s for sentences in per_label for s in sentences])
+        groups = features.split([len(sentences) for sentences in per_label])
         self.encoded_labels += len(labels)
-        return {label: means[i].clone() for i, label in enumerate(labels)}
+        return {label: torch.nn.functional.normalize(group.mean(dim=0), dim=-1)
+                for label, group in zip(labels, groups, strict=True)}
 
     def score(self, image_features: torch.Tensor, labels: Sequence[str]) -> Prediction:
         """One image's (D,) features against a label set."""
         return self.score_many(image_features[None], labels)[0]
 
     def score_many(self, image_features: torch.Tensor, labels: Sequence[str]) -> list[Prediction]:
-        """(N, D) image features against one label set: one matrix product for all of them."""
+        """(N, D) image features against one label set: one matrix product for all of them.
+
+        CLIP's probabilities are a softmax over the label set. A SigLIP model (one with a logit
+        bias) was trained with a sigmoid per label: each probability is that label's own, and they
+        need not add up to one.
+        """
         logits = self.clip.logit_scale * image_features @ self.label_embeddings(labels).T
+        if self.clip.logit_bias is None:
+            probabilities_of = logits.softmax(dim=-1)
+        else:
+            probabilities_of = (logits + self.clip.logit_bias).sigmoid()
         predictions = []
-        for probabilities in logits.softmax(dim=-1).tolist():
+        for probabilities in probabilities_of.tolist():
             ranking = sorted(zip(labels, probabilities, strict=True), key=lambda pair: -pair[1])
             predictions.append(Prediction(tuple(ranking)))
         return predictions

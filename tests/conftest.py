@@ -25,6 +25,7 @@ from tests import tiny_clip
 from tests.fake_telegram import FakeTelegram
 
 TINY_DIR = Path(__file__).resolve().parent.parent / ".cache" / "tiny-clip"
+TINY_ML_DIR = Path(__file__).resolve().parent.parent / ".cache" / "tiny-multilingual"
 # The tiny model's precision: CLIP_PRECISION=fp32 rehearses a CPU without bf16 hardware (.ci/run).
 TEST_PRECISION = os.environ.get("CLIP_PRECISION", "auto")
 # Seconds the dev machine (2 Xeon cores with AMX) takes for patience()'s workload.
@@ -46,6 +47,28 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 def tiny_model() -> tuple[Path, Path]:
     """(config JSON, checkpoint) of the tiny CLIP, built once and reused between runs."""
     return tiny_clip.build(TINY_DIR)
+
+
+@pytest.fixture(scope="session")
+def tiny_multilingual_model() -> tuple[Path, Path]:
+    """(config JSON, checkpoint) of the tiny multilingual CLIP (Russian words, a Hugging Face tokenizer)."""
+    from tests import tiny_multilingual
+
+    return tiny_multilingual.build(TINY_ML_DIR)
+
+
+@pytest.fixture
+def ml_settings(tiny_multilingual_model: tuple[Path, Path], tmp_path: Path) -> ClassifierSettings:
+    config, checkpoint = tiny_multilingual_model
+    return ClassifierSettings(model=str(config), pretrained=str(checkpoint), device="cpu",
+                              precision=TEST_PRECISION, cache_dir=tmp_path / "ml-cache",
+                              default_labels=tuple(tiny_multilingual_words()))
+
+
+def tiny_multilingual_words() -> list[str]:
+    from tests import tiny_multilingual
+
+    return tiny_multilingual.WORDS
 
 
 @pytest.fixture(scope="session")

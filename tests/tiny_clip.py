@@ -17,7 +17,9 @@ import math
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import open_clip
 import torch
@@ -101,16 +103,21 @@ def draw(label: str, rng: random.Random) -> Image.Image:
     return image
 
 
-def _train(out: Path) -> None:
+def train(checkpoint: Path, model_cfg: dict[str, Any] = MODEL_CFG, words: list[str] | None = None,
+          templates: tuple[str, ...] = (*DEFAULT_TEMPLATES, "{}", "a {}"),
+          tokenizer: Callable[[list[str]], torch.Tensor] | None = None) -> None:
+    """Train a tiny CLIP on the drawn animals, each called by its word in `words` (the English
+    labels by default), through `templates` and `tokenizer` (CLIP's own by default)."""
     torch.manual_seed(TRAINING["seed"])
     rng = random.Random(TRAINING["seed"])
     labels = list(ANIMALS)
-    model = open_clip.model.CLIP(**MODEL_CFG)
+    words = words or labels
+    text_cfg = {k: v for k, v in model_cfg["text_cfg"].items() if k != "hf_tokenizer_name"}
+    model = open_clip.model.CLIP(**{**model_cfg, "text_cfg": text_cfg})
     preprocess = open_clip.image_transform(IMAGE_SIZE, is_train=False, mean=MEAN, std=STD,
                                            interpolation="bicubic", resize_mode="shortest")
-    tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=MODEL_CFG["text_cfg"]["context_length"])
-    templates = (*DEFAULT_TEMPLATES, "{}", "a {}")
-    prompts = torch.stack([tokenizer(expand(label, templates)) for label in labels])  # (L, T, C)
+    tokenizer = tokenizer or open_clip.tokenizer.SimpleTokenizer(context_length=text_cfg["context_length"])
+    prompts = torch.stack([tokenizer(expand(word, templates)) for word in words])  # (L, T, C)
     pool = torch.stack([
         torch.stack([preprocess(draw(label, rng)) for _ in range(TRAINING["pool_per_label"])])
         for label in labels
@@ -142,13 +149,14 @@ def _train(out: Path) -> None:
         if step % 60 == 0 or step == steps - 1:
             print(f"step {step:4d}  loss {loss.item():.3f}", file=sys.stderr, flush=True)
     model.eval()
-    torch.save(model.state_dict(), out / "tiny_clip.pt")
+    torch.save(model.state_dict(), checkpoint)
 
 
-def _write_samples(out: Path) -> None:
+def write_samples(out: Path, words: list[str] | None = None) -> None:
+    """Held-out pictures of each animal in out/samples/<its word>/."""
     rng = random.Random(TRAINING["seed"] + 1000)  # a different stream: held out from training
-    for label in ANIMALS:
-        folder = out / "samples" / label
+    for label, word in zip(ANIMALS, words or list(ANIMALS), strict=True):
+        folder = out / "samples" / word
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(SAMPLES_PER_LABEL):
             draw(label, rng).save(folder / f"{i:02d}.png")
@@ -164,8 +172,8 @@ def build(out: Path) -> tuple[Path, Path]:
     started = time.monotonic()
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     config.write_text(json.dumps({"model_cfg": MODEL_CFG, "preprocess_cfg": PREPROCESS_CFG}, indent=2))
-    _train(out)
-    _write_samples(out)
+    train(checkpoint)
+    write_samples(out)
     stamp.write_text(recipe_hash())
     print(f"trained in {time.monotonic() - started:.0f} s", file=sys.stderr)
     return config, checkpoint
