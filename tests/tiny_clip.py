@@ -162,32 +162,46 @@ def write_samples(out: Path, words: list[str] | None = None) -> None:
             draw(label, rng).save(folder / f"{i:02d}.png")
 
 
-def build(out: Path) -> tuple[Path, Path]:
-    """Build the tiny model into out (or reuse it); returns (config path, checkpoint path)."""
+def cached(out: Path, name: str, recipe: str, make: Callable[[Path, Path], None]) -> tuple[Path, Path]:
+    """(out/name.json, out/name.pt), made by make(config, checkpoint) unless a build of the same
+    recipe is already there."""
     out.mkdir(parents=True, exist_ok=True)
-    config, checkpoint, stamp = out / "tiny_clip.json", out / "tiny_clip.pt", out / "recipe.txt"
-    if stamp.exists() and stamp.read_text() == recipe_hash() and config.exists() and checkpoint.exists():
+    config, checkpoint, stamp = out / f"{name}.json", out / f"{name}.pt", out / "recipe.txt"
+    if stamp.exists() and stamp.read_text() == recipe and config.exists() and checkpoint.exists():
         return config, checkpoint
     stamp.unlink(missing_ok=True)
     started = time.monotonic()
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    config.write_text(json.dumps({"model_cfg": MODEL_CFG, "preprocess_cfg": PREPROCESS_CFG}, indent=2))
-    train(checkpoint)
-    write_samples(out)
-    stamp.write_text(recipe_hash())
+    make(config, checkpoint)
+    stamp.write_text(recipe)
     print(f"trained in {time.monotonic() - started:.0f} s", file=sys.stderr)
     return config, checkpoint
 
 
-def main(argv: list[str]) -> int:
+def build(out: Path) -> tuple[Path, Path]:
+    """Build the tiny model into out (or reuse it); returns (config path, checkpoint path)."""
+    def make(config: Path, checkpoint: Path) -> None:
+        config.write_text(json.dumps({"model_cfg": MODEL_CFG, "preprocess_cfg": PREPROCESS_CFG}, indent=2))
+        train(checkpoint)
+        write_samples(out)
+
+    return cached(out, "tiny_clip", recipe_hash(), make)
+
+
+def command(build: Callable[[Path], tuple[Path, Path]], program: str, argv: list[str]) -> int:
+    """`python -m PROGRAM OUT_DIR`: build, then print the two settings that use the model."""
     if len(argv) != 1:
-        print("usage: python -m tests.tiny_clip OUT_DIR", file=sys.stderr)
+        print(f"usage: python -m {program} OUT_DIR", file=sys.stderr)
         return 2
     config, checkpoint = build(Path(argv[0]))
-    assert tuple(ANIMALS) == DEFAULT_LABELS
     print(f"CLIP_MODEL={config.resolve()}")
     print(f"CLIP_PRETRAINED={checkpoint.resolve()}")
     return 0
+
+
+def main(argv: list[str]) -> int:
+    assert tuple(ANIMALS) == DEFAULT_LABELS
+    return command(build, "tests.tiny_clip", argv)
 
 
 if __name__ == "__main__":

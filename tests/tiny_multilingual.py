@@ -14,10 +14,7 @@ import hashlib
 import json
 import re
 import sys
-import time
 from pathlib import Path
-
-import torch
 
 from classifier.prompts import RUSSIAN_TEMPLATES
 from tests import tiny_clip
@@ -53,37 +50,20 @@ def build_tokenizer(folder: Path) -> int:
 
 def build(out: Path) -> tuple[Path, Path]:
     """Build the tiny multilingual model into out (or reuse it); returns (config path, checkpoint path)."""
-    out.mkdir(parents=True, exist_ok=True)
-    config, checkpoint, stamp = out / "tiny_multilingual.json", out / "tiny_multilingual.pt", out / "recipe.txt"
-    if stamp.exists() and stamp.read_text() == recipe_hash() and config.exists() and checkpoint.exists():
-        return config, checkpoint
-    stamp.unlink(missing_ok=True)
-    started = time.monotonic()
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    vocab_size = build_tokenizer(out / "tokenizer")
-    text_cfg = {**tiny_clip.MODEL_CFG["text_cfg"], "context_length": CONTEXT, "vocab_size": vocab_size,
-                "hf_tokenizer_name": "tokenizer"}  # a folder beside the config
-    model_cfg = {**tiny_clip.MODEL_CFG, "text_cfg": text_cfg}
-    config.write_text(json.dumps({"model_cfg": model_cfg, "preprocess_cfg": tiny_clip.PREPROCESS_CFG}, indent=2))
-    from open_clip.tokenizer import HFTokenizer
+    def make(config: Path, checkpoint: Path) -> None:
+        from open_clip.tokenizer import HFTokenizer
 
-    tokenizer = HFTokenizer(str(out / "tokenizer"), context_length=CONTEXT)
-    tiny_clip.train(checkpoint, model_cfg, WORDS, TEMPLATES, tokenizer)
-    tiny_clip.write_samples(out, WORDS)
-    stamp.write_text(recipe_hash())
-    print(f"trained in {time.monotonic() - started:.0f} s", file=sys.stderr)
-    return config, checkpoint
+        vocab_size = build_tokenizer(out / "tokenizer")
+        text_cfg = {**tiny_clip.MODEL_CFG["text_cfg"], "context_length": CONTEXT, "vocab_size": vocab_size,
+                    "hf_tokenizer_name": "tokenizer"}  # a folder beside the config
+        model_cfg = {**tiny_clip.MODEL_CFG, "text_cfg": text_cfg}
+        config.write_text(json.dumps({"model_cfg": model_cfg, "preprocess_cfg": tiny_clip.PREPROCESS_CFG}, indent=2))
+        tokenizer = HFTokenizer(str(out / "tokenizer"), context_length=CONTEXT)
+        tiny_clip.train(checkpoint, model_cfg, WORDS, TEMPLATES, tokenizer)
+        tiny_clip.write_samples(out, WORDS)
 
-
-def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m tests.tiny_multilingual OUT_DIR", file=sys.stderr)
-        return 2
-    config, checkpoint = build(Path(argv[0]))
-    print(f"CLIP_MODEL={config.resolve()}")
-    print(f"CLIP_PRETRAINED={checkpoint.resolve()}")
-    return 0
+    return tiny_clip.cached(out, "tiny_multilingual", recipe_hash(), make)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(tiny_clip.command(build, "tests.tiny_multilingual", sys.argv[1:]))
