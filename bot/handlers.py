@@ -140,8 +140,9 @@ async def classify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await classify_and_answer(update, context, target, command_argument(message.text))  # type: ignore[arg-type]
 
 
-async def may_change_labels(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """In groups only admins may: checked with getChatMember; anonymous admins post as the group."""
+async def may_change_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Whether the sender may change the chat's labels or language: in groups only admins may,
+    checked with getChatMember; anonymous admins post as the group."""
     chat, message = update.effective_chat, update.effective_message
     if chat is None or message is None or chat.type == Chat.PRIVATE:
         return True
@@ -165,7 +166,7 @@ async def labels(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         own = await svc.storage.get_labels(chat.id)
         await reply(message, replies.labels_shown(t, own or svc.settings.classifier.default_labels, own is None))
         return
-    if not await may_change_labels(update, context):
+    if not await may_change_chat(update, context):
         await reply(message, replies.admins_only(t))
         return
     if argument.lower() in RESET_WORDS:
@@ -183,14 +184,16 @@ async def labels(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await note_english_model(update, context, new, t)
 
 
+def is_latin(label: str) -> bool:
+    """Whether at least half of a label's letters are Latin (a label without letters counts as Latin)."""
+    letters = [ch for ch in label if ch.isalpha()]
+    latin = sum(ch.isascii() or "LATIN" in unicodedata.name(ch, "") for ch in letters)
+    return 2 * latin >= len(letters)
+
+
 def mostly_non_latin(labels: tuple[str, ...]) -> bool:
     """Whether most labels are written in a script other than Latin (Cyrillic, Greek, CJK, ...)."""
-    def latin(label: str) -> bool:
-        letters = [ch for ch in label if ch.isalpha()]
-        return not letters or sum(ch.isascii() or "LATIN" in unicodedata.name(ch, "") for ch in letters) * 2 >= len(
-            letters)
-
-    return sum(not latin(label) for label in labels) * 2 > len(labels)
+    return 2 * sum(not is_latin(label) for label in labels) > len(labels)
 
 
 async def note_english_model(update: Update, context: ContextTypes.DEFAULT_TYPE, labels: tuple[str, ...],
@@ -213,7 +216,7 @@ async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if choice not in LANGUAGES:
         await reply(message, replies.language_usage(await svc.speaker_for(update)))
         return
-    if not await may_change_labels(update, context):
+    if not await may_change_chat(update, context):
         await reply(message, replies.admins_only_language(await svc.speaker_for(update)))
         return
     await svc.storage.set_language(chat.id, choice)  # committed before we say so
