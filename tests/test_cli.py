@@ -126,16 +126,19 @@ def test_predict_streams_in_order_and_stops_cleanly_on_ctrl_c(cli_env: dict[str,
                    for i in range(3))
     listing = tmp_path / "paths.txt"
     listing.write_text(many)
-    with listing.open() as stdin:
-        # As from a terminal: a shell starts background jobs with SIGINT ignored, and a child would inherit that.
-        child = subprocess.Popen([sys.executable, "-m", "classifier", "predict", "-", "--json"], cwd=ROOT,
-                                 env={**os.environ, **cli_env}, stdin=stdin, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True,
-                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-        assert child.stdout is not None
+    # As from a terminal: a shell starts background jobs with SIGINT ignored, and a child would inherit that.
+    with listing.open() as stdin, subprocess.Popen(
+        [sys.executable, "-m", "classifier", "predict", "-", "--json"], cwd=ROOT, env={**os.environ, **cli_env},
+        stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    ) as child:
+        assert child.stdout is not None and child.stderr is not None
         first = [json.loads(child.stdout.readline()) for _ in range(10)]  # printed while the rest is to do
         child.send_signal(signal.SIGINT)
-        rest, err = child.communicate(timeout=120)
+        # Read on through the same buffered stream: communicate() would read the pipe beneath it and
+        # lose what readline() had buffered already.
+        rest, err = child.stdout.read(), child.stderr.read()
+        child.wait(timeout=120)
     assert child.returncode == 130, err
     assert "Traceback" not in err
     printed = first + [json.loads(line) for line in rest.splitlines()]
