@@ -18,13 +18,13 @@ from PIL import Image, UnidentifiedImageError
 from torchvision.io import ImageReadMode, decode_jpeg
 
 from classifier.images import DamagedImage, ImageLimits, too_many_pixels
+from classifier.zeroshot import aspect_trim_box
 
 # torchvision 0.29 marks its image codecs deprecated in favour of TorchCodec; they still work, and
 # the warning would repeat for every batch.
 warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision",
                         category=DeprecationWarning)
 
-MAX_ASPECT = 2  # as zeroshot.trim_extreme_aspect: the model sees only the centre square anyway
 _DIRECT_MODES = frozenset({"RGB", "L"})  # JPEGs the decoder turns into RGB exactly as Pillow does
 
 
@@ -64,14 +64,12 @@ def _orient(image: torch.Tensor, orientation: int) -> torch.Tensor:
 
 
 def _trim(image: torch.Tensor) -> torch.Tensor:
-    height, width = image.shape[-2:]
-    if width > MAX_ASPECT * height:
-        left = (width - MAX_ASPECT * height) // 2
-        return image[..., :, left:left + MAX_ASPECT * height]
-    if height > MAX_ASPECT * width:
-        top = (height - MAX_ASPECT * width) // 2
-        return image[..., top:top + MAX_ASPECT * width, :]
-    return image
+    """A very long strip cut to its centre, as the Pillow path does (zeroshot.aspect_trim_box)."""
+    box = aspect_trim_box(image.shape[-1], image.shape[-2])
+    if box is None:
+        return image
+    left, top, right, bottom = box
+    return image[..., top:bottom, left:right]
 
 
 class DeviceJpegDecoder:

@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -104,29 +105,14 @@ class BatchWorker:
             await self._task
         self._decode_pool.shutdown(wait=True)
 
-    def prepare_labels(self, labels: Sequence[str]) -> asyncio.Future[None]:
+    def prepare_labels(self, labels: Sequence[str]) -> asyncio.Future[list[None]]:
         """Start encoding the labels not cached yet; the future is done when all of them are.
 
         Nobody has to await it: /labels calls it so the encoding starts before the chat's next
         picture arrives.
         """
-        waiting = self._schedule(labels)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if not waiting:
-            done.set_result(None)
-            return done
-
-        def finished(_: object) -> None:
-            if done.done() or not all(f.done() for f in waiting):
-                return
-            failed = next((f.exception() for f in waiting if not f.cancelled() and f.exception()), None)
-            if failed is not None:
-                done.set_exception(failed)
-            else:
-                done.set_result(None)
-
-        for future in waiting:
-            future.add_done_callback(finished)
+        # Shielded: cancelling this future must not cancel labels other callers wait for too.
+        done = asyncio.gather(*(asyncio.shield(future) for future in self._schedule(labels)))
         done.add_done_callback(_consume)
         return done
 
@@ -324,7 +310,7 @@ def _internal_error() -> InternalError:
     return InternalError("internal error")
 
 
-def _consume(future: asyncio.Future[None]) -> None:
+def _consume(future: asyncio.Future[Any]) -> None:
     """Mark a failure as seen: labels encoded for nobody in particular must not warn when they fail."""
     if not future.cancelled():
         future.exception()
