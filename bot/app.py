@@ -23,7 +23,8 @@ from bot import game, handlers, replies
 from bot.i18n import DEFAULT_LANGUAGE, RUSSIAN_READERS, speaker
 from bot.ordering import ChatOrderedUpdateProcessor
 from bot.ratelimit import UserRateLimit
-from bot.services import SERVICES_KEY, Services
+from bot.rounds import CALLBACK_PREFIX, Games
+from bot.services import SERVICES_KEY, SETTINGS_KEY, Services
 from bot.settings import BotSettings
 from bot.storage import Storage
 from classifier import create_classifier, create_worker
@@ -76,7 +77,7 @@ def build_application(settings: BotSettings, transport: BaseRequest | None = Non
     if settings.base_file_url:
         builder = builder.base_file_url(settings.base_file_url)
     application = builder.build()
-    application.bot_data["settings"] = settings
+    application.bot_data[SETTINGS_KEY] = settings
 
     private = filters.ChatType.PRIVATE
     application.add_handlers([
@@ -89,7 +90,7 @@ def build_application(settings: BotSettings, transport: BaseRequest | None = Non
         MessageHandler(PICTURES & GAME_CAPTION, game.game),
         CommandHandler("reveal", game.reveal),
         CommandHandler("top", game.top),
-        CallbackQueryHandler(game.vote, pattern=rf"^{game.CALLBACK_PREFIX}:"),
+        CallbackQueryHandler(game.vote, pattern=rf"^{CALLBACK_PREFIX}:"),
         CallbackQueryHandler(game.unknown_button),
         MessageHandler(private & PICTURES & ~filters.CaptionRegex(r"^/"), handlers.picture),
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, handlers.private_text),
@@ -99,7 +100,7 @@ def build_application(settings: BotSettings, transport: BaseRequest | None = Non
 
 
 async def _start_services(application: Application) -> None:
-    settings: BotSettings = application.bot_data["settings"]
+    settings: BotSettings = application.bot_data[SETTINGS_KEY]
     storage = await Storage.open(settings.database_path)
     try:
         classifier = await asyncio.to_thread(create_classifier, settings.classifier)
@@ -112,7 +113,7 @@ async def _start_services(application: Application) -> None:
         raise
     worker = create_worker(settings.classifier, classifier)
     worker.start()
-    games = game.Games(storage, application.bot, settings.game_round_seconds)
+    games = Games(storage, application.bot, settings.game_round_seconds)
     application.bot_data[SERVICES_KEY] = Services(
         settings=settings, classifier=classifier, worker=worker, storage=storage,
         rate_limit=UserRateLimit(settings.rate_limit_per_minute), games=games,

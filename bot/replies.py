@@ -100,6 +100,69 @@ def english_model_note(t: Speaker, setting: str) -> str:
              "The bot's owner can set {setting} to a multilingual model.", setting=setting)
 
 
+def game_usage(t: Speaker) -> str:
+    return t("Reply to a photo, sticker or image file with /game, or send a photo with /game as its caption.")
+
+
+def round_running(t: Speaker, seconds: int) -> str:
+    return t("A round is already running: {seconds} s left.", seconds=seconds)
+
+
+def round_question(t: Speaker, votes: int) -> str:
+    """The round's message: the question and how many have voted."""
+    return t("Which animal does the AI see?") + "\n" + t.plural("Votes: {n}", "Votes: {n}", votes)
+
+
+def reveal(t: Speaker, answer: str, probability: float, winners: Sequence[str], votes: int,
+           restarted: bool = False) -> str:
+    """The end of a round: what the AI saw, who was right (display names, escaped here)."""
+    lines = [t("The AI saw: <b>{answer}</b> ({probability}).", answer=escape(label_name(t, answer)),
+               probability=t.percent(probability))]
+    if winners:
+        lines.append(t.plural("Right: {names} — one point each.", "Right: {names} — one point each.", len(winners),
+                              names=", ".join(escape(name) for name in winners)))
+    elif votes:
+        lines.append(t("Nobody got it right."))
+    else:
+        lines.append(t("Nobody voted."))
+    if restarted:
+        lines.append(t("(This round was cut short by a restart of the bot.)"))
+    return "\n".join(lines)
+
+
+def button_invalid(t: Speaker) -> str:
+    return t("This button is not valid.")
+
+
+def round_over(t: Speaker) -> str:
+    return t("This round is over.")
+
+
+def already_voted(t: Speaker) -> str:
+    return t("You already voted.")
+
+
+def vote_taken(t: Speaker, label: str) -> str:
+    return t("You picked {label}", label=label_name(t, label))
+
+
+def no_round(t: Speaker) -> str:
+    return t("No round is running. Start one with /game.")
+
+
+def starter_only(t: Speaker) -> str:
+    return t("Only the player who started the round can reveal it.")
+
+
+def leaderboard(t: Speaker, board: Sequence[tuple[str, int]]) -> str:
+    """The chat's top players, or how to get on the board when it is empty."""
+    if not board:
+        return t("No points yet: start a round with /game.")
+    lines = [t("<b>Leaderboard</b>")]
+    lines += [f"{i}. {escape(name)} — {points}" for i, (name, points) in enumerate(board, start=1)]
+    return "\n".join(lines)
+
+
 def language_set(t: Speaker) -> str:
     # Said in the chosen language, so each catalog names its own language here.
     return t("This chat now speaks English.")

@@ -1,23 +1,23 @@
-"""What the handlers share: settings, the classifier worker, storage. Owned by the application."""
+"""What the handlers share, owned by the application: settings, the classifier and its worker, storage,
+the per-user rate limit and the running game rounds."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from telegram import Chat, Update
 from telegram.ext import ContextTypes
 
 from bot.i18n import Speaker, language_of, speaker
 from bot.ratelimit import UserRateLimit
+from bot.rounds import Games
 from bot.settings import BotSettings
 from bot.storage import Storage
 from classifier import BatchWorker, ZeroShotClassifier
 
-if TYPE_CHECKING:
-    from bot.game import Games
-
-SERVICES_KEY = "toonclip"
+SERVICES_KEY = "toonclip"  # bot_data key of the Services, set once they have started
+SETTINGS_KEY = "toonclip-settings"  # bot_data key of the BotSettings, set when the application is built
 
 
 @dataclass

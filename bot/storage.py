@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import aiosqlite
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 APPLICATION_ID = 0x746F6F6E  # "toon": marks the file as ours
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 5000
+LEADERBOARD_SIZE = 10  # /top shows this many players
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: label sets per chat
@@ -91,6 +93,14 @@ class Round:
     probability: float
     ends_at: float
     closed: bool
+
+
+class VoteOutcome(Enum):
+    """What became of a button press."""
+
+    RECORDED = "recorded"
+    ALREADY = "already"  # this player voted in this round before
+    CLOSED = "closed"  # the round is over (or never was)
 
 
 @dataclass(frozen=True)
@@ -266,19 +276,19 @@ class Storage:
     async def open_rounds(self) -> list[Round]:
         return await self._rounds("closed = 0", ())
 
-    async def vote(self, round_id: int, user_id: int, name: str, option: int, now: float) -> str:
-        """Record a vote: 'recorded', 'already' or 'closed', atomically with the round's end."""
+    async def vote(self, round_id: int, user_id: int, name: str, option: int, now: float) -> VoteOutcome:
+        """Record a vote, atomically with the round's end."""
         async with self._transaction() as db:
             async with db.execute("SELECT closed, ends_at FROM rounds WHERE id = ?", (round_id,)) as cursor:
                 row = await cursor.fetchone()
             if row is None or row[0] or now >= row[1]:
-                outcome = "closed"
+                outcome = VoteOutcome.CLOSED
             else:
                 cursor = await db.execute(
                     "INSERT OR IGNORE INTO votes (round_id, user_id, name, option) VALUES (?, ?, ?, ?)",
                     (round_id, user_id, name, option),
                 )
-                outcome = "recorded" if cursor.rowcount == 1 else "already"
+                outcome = VoteOutcome.RECORDED if cursor.rowcount == 1 else VoteOutcome.ALREADY
         return outcome
 
     async def vote_count(self, round_id: int) -> int:
@@ -306,7 +316,7 @@ class Storage:
                     )
         return ended, votes
 
-    async def leaderboard(self, chat_id: int, limit: int = 10) -> list[tuple[str, int]]:
+    async def leaderboard(self, chat_id: int, limit: int = LEADERBOARD_SIZE) -> list[tuple[str, int]]:
         async with self._db.execute(
             "SELECT name, points FROM scores WHERE chat_id = ? ORDER BY points DESC, name LIMIT ?", (chat_id, limit)
         ) as cursor:

@@ -17,12 +17,10 @@ from PIL import Image
 
 from classifier.devicedecode import DeviceJpegDecoder, JpegHeader, read_jpeg_header
 from classifier.images import ImageError, ImageLimits, decode_image, to_rgb
-from classifier.zeroshot import Prediction, ZeroShotClassifier
+from classifier.schedule import ChunkSizer, Doorbell, Scheduler, Step, Wake
+from classifier.zeroshot import LabelsNotCached, Prediction, ZeroShotClassifier
 
 logger = logging.getLogger(__name__)
-
-# Text encoding runs in chunks of about one image batch's time, never less than this.
-MIN_TEXT_CHUNK_SECONDS = 0.05
 
 
 class WorkerBusy(RuntimeError):
@@ -48,6 +46,8 @@ class WorkerStats:
     images: int = 0
     largest_batch: int = 0
     text_chunks: int = 0
+    labels_encoded: int = 0  # through the chunked path, the only one the worker takes
+    requeued: int = 0  # pictures sent back because their labels left the text cache before their batch
 
 
 class BatchWorker:
@@ -60,7 +60,9 @@ class BatchWorker:
 
     Labels nobody used before are encoded on the same thread in chunks of about one image
     batch's time, taken in turn from each label set waiting for them, with image batches in
-    between: a chat's new labels cost that chat, never everyone else's pictures.
+    between (classifier/schedule.py): a chat's new labels cost that chat, never everyone else's
+    pictures. An image batch never encodes text: a picture whose labels left the text cache
+    before its batch ran goes back through the chunked path and waits for them.
     """
 
     def __init__(self, classifier: ZeroShotClassifier, limits: ImageLimits, *, max_batch: int = 32,
@@ -79,13 +81,13 @@ class BatchWorker:
         self._pending: deque[_Request] = deque()
         self._text_jobs: deque[deque[str]] = deque()  # one per label set waiting for new labels
         self._encoding: dict[str, asyncio.Future[None]] = {}  # label -> done when it is in the cache
-        self._arrived = asyncio.Event()
+        self._doorbell = Doorbell()
+        self._scheduler = Scheduler()
+        self._chunks = ChunkSizer()
         self._admitted = 0
         self._decoding = 0
         self._closing = False
         self._task: asyncio.Task[None] | None = None
-        self._batch_seconds = MIN_TEXT_CHUNK_SECONDS  # recent image batches' time, smoothed
-        self._label_seconds: float | None = None  # what encoding one label costs, smoothed
 
     @property
     def load(self) -> int:
@@ -100,7 +102,7 @@ class BatchWorker:
     async def stop(self) -> None:
         """Refuse new requests, answer every accepted one, then stop."""
         self._closing = True
-        self._arrived.set()
+        self._doorbell.ring(Wake.CLOSING)
         if self._task is not None:
             await self._task
         self._decode_pool.shutdown(wait=True)
@@ -129,7 +131,7 @@ class BatchWorker:
             waiting.append(future)
         if new:
             self._text_jobs.append(new)
-            self._arrived.set()
+            self._doorbell.ring(Wake.LABELS_QUEUED)
         return waiting
 
     async def classify(self, image: bytes | Image.Image, labels: Sequence[str]) -> Prediction:
@@ -155,18 +157,28 @@ class BatchWorker:
                 raise InternalError("internal error") from exc
             finally:
                 self._decoding -= 1
-                self._arrived.set()
+                self._doorbell.ring(Wake.DECODE_FINISHED)
+            return await self._score(_Request(pixels, tuple(labels), loop.create_future()), labels_ready)
+        finally:
+            self._admitted -= 1
+            self._doorbell.ring(Wake.CALLER_LEFT)
+
+    async def _score(self, request: _Request, labels_ready: list[asyncio.Future[None]]) -> Prediction:
+        """Queue a prepared picture once its labels are encoded; when they left the cache before its
+        batch ran, encode them again (through the chunked path) and queue it again."""
+        while True:
             if labels_ready:
                 await asyncio.wait(labels_ready)  # never cancels them: other callers share them
                 for ready in labels_ready:
                     ready.result()  # the encoding's failure is this caller's too
-            future: asyncio.Future[Prediction] = loop.create_future()
-            self._pending.append(_Request(pixels, tuple(labels), future))
-            self._arrived.set()
-            return await future
-        finally:
-            self._admitted -= 1
-            self._arrived.set()
+            self._pending.append(request)
+            self._doorbell.ring(Wake.PICTURE_QUEUED)
+            try:
+                return await request.future
+            except LabelsNotCached:
+                self.stats.requeued += 1
+                request.future = asyncio.get_running_loop().create_future()
+                labels_ready = self._schedule(request.labels)
 
     def _prepare(self, image: bytes | Image.Image) -> np.ndarray | JpegHeader:
         if isinstance(image, Image.Image):
@@ -192,9 +204,9 @@ class BatchWorker:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
-            self._arrived.clear()
+            self._doorbell.reset()
             try:
-                await asyncio.wait_for(self._arrived.wait(), remaining)
+                await asyncio.wait_for(self._doorbell.wait(), remaining)
             except TimeoutError:
                 break
             batch += self._take(self.max_batch - len(batch))
@@ -202,15 +214,17 @@ class BatchWorker:
 
     async def _run(self) -> None:
         while True:
-            if self._pending:
+            self._doorbell.reset()  # before reading the state: a ring from now on is not missed
+            step = self._scheduler.next(pictures=bool(self._pending), text=bool(self._text_jobs),
+                                        closing=self._closing, unanswered=self._admitted)
+            if step is Step.IMAGES:
                 await self._run_images(await self._collect_batch())
-            if self._text_jobs:
+            elif step is Step.TEXT:
                 await self._run_text_chunk()
-            if not self._pending and not self._text_jobs:
-                if self._closing and self._admitted == 0:
-                    return
-                self._arrived.clear()
-                await self._arrived.wait()
+            elif step is Step.STOP:
+                return
+            else:
+                await self._doorbell.wait()
 
     async def _run_images(self, batch: list[_Request]) -> None:
         live = [request for request in batch if not request.future.done()]
@@ -236,7 +250,7 @@ class BatchWorker:
                     except Exception:
                         logger.exception("A picture failed in the model")
                         results.append(_internal_error())
-        self._batch_seconds = 0.8 * self._batch_seconds + 0.2 * (time.perf_counter() - started)
+        self._chunks.batch_done(time.perf_counter() - started)
         for request, result in zip(live, results, strict=True):
             if request.future.done():
                 continue
@@ -269,7 +283,7 @@ class BatchWorker:
         for labels, rows in by_labels.items():
             try:
                 vectors = torch.stack([features[row] for row in rows])
-                for row, prediction in zip(rows, self.classifier.score_many(vectors, labels), strict=True):
+                for row, prediction in zip(rows, self.classifier.score_cached(vectors, labels), strict=True):
                     results[row] = prediction
             except Exception as exc:  # one label set's failure is its callers' alone
                 for row in rows:
@@ -279,9 +293,7 @@ class BatchWorker:
     async def _run_text_chunk(self) -> None:
         """Encode the next few labels of the job whose turn it is; it goes to the back of the line."""
         job = self._text_jobs.popleft()
-        budget = max(MIN_TEXT_CHUNK_SECONDS, self._batch_seconds)
-        size = 1 if self._label_seconds is None else max(1, int(budget / self._label_seconds))
-        chunk = [job.popleft() for _ in range(min(size, len(job)))]
+        chunk = [job.popleft() for _ in range(min(self._chunks.size(), len(job)))]
         if job:
             self._text_jobs.append(job)
         started = time.perf_counter()
@@ -294,10 +306,8 @@ class BatchWorker:
                 self._encoding.pop(label).set_exception(exc)
             return
         self.stats.text_chunks += 1
-        if chunk:
-            per_label = (time.perf_counter() - started) / len(chunk)
-            self._label_seconds = per_label if self._label_seconds is None else (
-                0.7 * self._label_seconds + 0.3 * per_label)
+        self.stats.labels_encoded += len(chunk)
+        self._chunks.chunk_done(len(chunk), time.perf_counter() - started)
         for label in chunk:
             self._encoding.pop(label).set_result(None)
 

@@ -77,11 +77,22 @@ def trim_extreme_aspect(image: Image.Image) -> Image.Image:
     return image.crop(box) if box else image
 
 
+class LabelsNotCached(LookupError):
+    """Labels a picture was to be scored against are not in the text cache (evicted meanwhile)."""
+
+    def __init__(self, labels: list[str]) -> None:
+        super().__init__(f"{len(labels)} labels are not encoded: {labels[:3]}")
+        self.labels = labels
+
+
 class ZeroShotClassifier:
     """Scores images against any label set, encoding each label's prompts once.
 
-    All torch work belongs on `executor`, one thread: on a small CPU, torch running in
-    several threads at once makes every OpenMP team slower (README, Performance).
+    Torch work belongs on `executor`, one thread: on a small CPU, torch running in several
+    threads at once makes every OpenMP team slower (README, Performance). The worker keeps to
+    that. The synchronous conveniences (label_embeddings, classify_images) may also be called
+    from another thread, by the command line or a test; a lock keeps two text encodings from
+    interleaving their writes to the cache.
     """
 
     def __init__(self, clip: ClipModel, templates: tuple[str, ...], cache: TextEmbeddingCache,
@@ -190,7 +201,20 @@ class ZeroShotClassifier:
         bias) was trained with a sigmoid per label: each probability is that label's own, and they
         need not add up to one.
         """
-        logits = self.clip.logit_scale * image_features @ self.label_embeddings(labels).T
+        return self._rank(image_features, self.label_embeddings(labels), labels)
+
+    def score_cached(self, image_features: torch.Tensor, labels: Sequence[str]) -> list[Prediction]:
+        """score_many for labels that must be cached already: never encodes text (the worker's image
+        batches call it); raises LabelsNotCached naming those that are not."""
+        found = [self.cache.get(label) for label in labels]
+        missing = [label for label, vector in zip(labels, found, strict=True) if vector is None]
+        if missing:
+            raise LabelsNotCached(missing)
+        return self._rank(image_features, torch.stack(found), labels)  # type: ignore[arg-type]
+
+    def _rank(self, image_features: torch.Tensor, label_features: torch.Tensor,
+              labels: Sequence[str]) -> list[Prediction]:
+        logits = self.clip.logit_scale * image_features @ label_features.T
         if self.clip.logit_bias is None:
             probabilities_of = logits.softmax(dim=-1)
         else:

@@ -10,8 +10,8 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.game import CALLBACK_PREFIX, keyboard
 from bot.i18n import speaker
+from bot.rounds import CALLBACK_PREFIX, keyboard
 from bot.settings import BotSettings
 from tests.conftest import running_bot, sample
 from tests.fake_telegram import FakeTelegram, group_chat, private_chat, user

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from classifier import (
     WorkerBusy,
     WorkerStopped,
     ZeroShotClassifier,
+    create_classifier,
     create_worker,
 )
 from tests.conftest import sample
@@ -159,8 +161,6 @@ async def test_stop_answers_everything_accepted_then_refuses(
 async def test_label_sets_take_turns_on_the_model_thread(settings: ClassifierSettings, tiny_model: object) -> None:
     templates = tuple(f"sketch {i} of a {{}}" for i in range(512))  # each label costs a few ms
     slow_labels = ClassifierSettings(**{**settings.__dict__, "templates": templates})
-    from classifier import create_classifier
-
     w = make_worker(slow_labels, create_classifier(slow_labels))
     try:
         first = w.prepare_labels([f"first{i}" for i in range(40)])
@@ -194,3 +194,27 @@ async def test_an_unexpected_failure_fails_only_its_caller(worker: BatchWorker, 
     assert isinstance(results[2], InternalError)
     assert "Preparing a picture failed" in caplog.text and "Traceback" in caplog.text
     assert worker.stats.batches == 1
+
+
+async def test_labels_evicted_before_their_batch_are_encoded_again_in_chunks_never_inline(
+        settings: ClassifierSettings, samples_dir: Path) -> None:
+    classifier = create_classifier(replace(settings, text_cache_entries=len(DEFAULT_LABELS)))
+    w = make_worker(settings, classifier, batch_max_wait_ms=2000)
+    try:
+        gate = hold_model(w)
+        call = asyncio.ensure_future(w.classify(sample(samples_dir, "fox"), DEFAULT_LABELS))
+        await until(lambda: w.stats.batches == 1)  # its labels were cached; its batch waits for the model
+        vector = classifier.cache.get("cat")
+        assert vector is not None
+        classifier.cache.put_many({f"other {i}": vector for i in range(len(DEFAULT_LABELS))})  # LRU: all evicted
+        assert classifier.missing(DEFAULT_LABELS) == list(DEFAULT_LABELS)
+        encoded, chunked, chunks = classifier.encoded_labels, w.stats.labels_encoded, w.stats.text_chunks
+        gate.set()
+        assert (await call).label == "fox"
+        assert w.stats.requeued == 1
+        assert w.stats.text_chunks > chunks
+        # every label encoded again went through the chunked path: none inside the image batch
+        assert classifier.encoded_labels - encoded == w.stats.labels_encoded - chunked == len(DEFAULT_LABELS)
+    finally:
+        await w.stop()
+        classifier.close()

@@ -1,0 +1,60 @@
+"""From a message with a picture to a prediction: the rate limit, the download, the worker, and
+one sentence for every way that can go wrong."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Message, Update
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot import replies
+from bot.i18n import Speaker
+from bot.pictures import NoPicture, PictureTooLarge, download, find_picture
+from bot.ratelimit import Verdict
+from bot.services import services
+from bot.turn import reply
+from classifier import ImageError, Prediction, WorkerBusy, WorkerStopped
+
+logger = logging.getLogger(__name__)
+
+
+def sender_id(update: Update) -> int:
+    """Who is rate-limited: the sending user, or the chat an anonymous admin or channel posts as."""
+    message = update.effective_message
+    if message is not None and message.sender_chat is not None:
+        return message.sender_chat.id
+    return update.effective_user.id if update.effective_user else 0
+
+
+async def recognise(update: Update, context: ContextTypes.DEFAULT_TYPE, source: Message,
+                    labels: tuple[str, ...] | None, t: Speaker) -> Prediction | None:
+    """Download and classify the picture in source; on any refusal, answer why and return None.
+
+    Used by /classify, plain pictures and the game: every answer quotes source.
+    """
+    svc = services(context)
+    verdict = svc.rate_limit.check(sender_id(update))
+    if verdict is not Verdict.ALLOW:
+        if verdict is Verdict.WARN:
+            await reply(source, replies.rate_limited(t))
+        return None
+    max_bytes = svc.settings.classifier.max_image_bytes
+    try:
+        picture = find_picture(source, svc.classifier.image_size)
+        data = await download(context.bot, picture, max_bytes)
+        chosen = labels or await svc.labels_for(source.chat_id)
+        return await svc.worker.classify(data, chosen)
+    except (NoPicture, ImageError) as exc:
+        await reply(source, replies.explained(t, exc))
+    except PictureTooLarge as exc:
+        await reply(source, replies.too_large(t, int(exc.args[0]), max_bytes))
+    except WorkerBusy:
+        await reply(source, replies.busy(t))
+    except WorkerStopped:
+        await reply(source, replies.stopping(t))
+    except TelegramError as exc:
+        logger.warning("Could not download a picture in chat %s: %s", source.chat_id, exc)
+        await reply(source, replies.download_failed(t))
+    return None
