@@ -1,9 +1,16 @@
-"""python -m bot: read the settings (environment and .env) and run the bot."""
+"""python -m bot: read the settings (environment and .env) and run the bot.
+
+python -m bot bench [--json] [--seconds S] [--random-weights]: the whole system's benchmark
+(README, Performance); it needs no token and never talks to Telegram.
+"""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
+from collections.abc import Sequence
+from dataclasses import replace
 
 from telegram.error import InvalidToken, NetworkError
 
@@ -11,11 +18,26 @@ from bot.app import run
 from bot.logs import setup_logging
 from bot.settings import BotSettings
 from bot.storage import StorageError
-from classifier import ModelLoadError, SettingsError
+from classifier import ClassifierSettings, ModelLoadError, SettingsError
 from classifier.settings import read_environment
 
 
-def main() -> int:
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command")
+    bench = commands.add_parser("bench", help="measure the classifier and the bot (see README, Performance)")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--seconds", type=float, default=3.0, help="time per throughput measurement")
+    bench.add_argument("--random-weights", action="store_true",
+                       help="the configured architecture with random weights: timing only, no download")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "bench":
+        return _bench(args)
     try:
         settings = BotSettings.from_env(read_environment())
     except SettingsError as exc:
@@ -36,6 +58,19 @@ def main() -> int:
                   settings.base_url or "api.telegram.org", exc)
         return 1
     return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from bot.bench import run_bench
+
+    try:
+        settings = ClassifierSettings.from_env(read_environment())
+        if args.random_weights:
+            settings = replace(settings, pretrained="")
+        return run_bench(settings, seconds=args.seconds, as_json=args.json)
+    except (SettingsError, ModelLoadError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

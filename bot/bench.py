@@ -1,8 +1,10 @@
-"""The bot's part of `python -m classifier bench`: photos through the real Application.
+"""python -m bot bench: the classifier's measurements, then photos through the real Application.
 
-Telegram is played in process by a python-telegram-bot transport (a BaseRequest), so the
-benchmark needs no network and nothing from the test suite; the HTTP round trip to Telegram
-is not part of the figures.
+Keys: every key of `python -m classifier bench` (classifier/bench.py), plus bot_e2e_p50_ms,
+bot_overhead_ms (with its p10/p90), measured in triples with the model and the worker alone, and
+loop_lag_p99_ms. Telegram is played in process by a python-telegram-bot transport (a
+BaseRequest), so the benchmark needs no network and nothing from the test suite; the HTTP round
+trip to Telegram is not part of the figures.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from bot.app import build_application, started
 from bot.looplag import LoopLag
 from bot.services import SERVICES_KEY, Services
 from bot.settings import BotSettings
+from classifier import bench as classifier_bench
 from classifier.bench import PHOTO_SIZE, SINGLE_RUNS, paired_latency, test_jpeg
 from classifier.settings import ClassifierSettings
 
@@ -125,3 +128,14 @@ async def bot_measurements(classifier_settings: ClassifierSettings, burst: int) 
     results["loop_lag_p99_ms"] = lag.percentile_ms(99)
     results["loop_lag_burst"] = burst
     return results
+
+
+def collect(settings: ClassifierSettings, seconds: float) -> dict[str, Any]:
+    """The classifier's keys, then the bot's, each on a model of its own (one at a time)."""
+    results = classifier_bench.collect(settings, seconds, paired=False)
+    return results | asyncio.run(bot_measurements(settings, 4 * settings.batch_max_size))
+
+
+def run_bench(settings: ClassifierSettings, seconds: float, as_json: bool) -> int:
+    classifier_bench.print_results(collect(settings, seconds), as_json)
+    return 0

@@ -16,20 +16,14 @@ from bot.recognition import recognise
 from bot.rounds import choose_options, keyboard, parse_callback, seconds_left
 from bot.services import services
 from bot.storage import VoteOutcome
-from bot.turn import NotForUs, command_target, reply, turn
+from bot.turn import picture_command, reply, turn
 
 
 async def game(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Start a round on the picture this command replies to or captions: /game."""
-    if (now := await turn(update, context)) is None:
+    if (found := await picture_command(update, context, replies.game_usage)) is None:
         return
-    try:
-        target = command_target(now.message, context.bot.username)
-    except NotForUs:
-        return
-    if target is None:
-        await reply(now.message, replies.game_usage(now.t))
-        return
+    now, target = found
     games, storage = now.svc.games, now.svc.storage
     running = await storage.open_round_in(now.chat.id)
     if running is not None:

@@ -13,7 +13,7 @@ from bot import replies
 from bot.delivery import may_have_arrived
 from bot.i18n import LANGUAGES, language_of, speaker
 from bot.recognition import recognise
-from bot.turn import NotForUs, Turn, command_argument, command_target, reply, turn
+from bot.turn import Turn, command_argument, picture_command, reply, turn
 from classifier import LabelError, parse_labels
 
 logger = logging.getLogger(__name__)
@@ -58,15 +58,9 @@ async def picture(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def classify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Classify the picture this command replies to, or carries as its caption: /classify [labels]."""
-    if (now := await turn(update, context)) is None:
+    if (found := await picture_command(update, context, replies.classify_usage)) is None:
         return
-    try:
-        target = command_target(now.message, context.bot.username)
-    except NotForUs:
-        return
-    if target is None:
-        await reply(now.message, replies.classify_usage(now.t))
-        return
+    now, target = found
     await classify_and_answer(now, context, target.source, target.label_text)
 
 

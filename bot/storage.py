@@ -17,69 +17,12 @@ from pathlib import Path
 
 import aiosqlite
 
+from bot.schema import StorageError, check_file, migrate
+
 logger = logging.getLogger(__name__)
 
-APPLICATION_ID = 0x746F6F6E  # "toon": marks the file as ours
-SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 5000
 LEADERBOARD_SIZE = 10  # /top shows this many players
-
-MIGRATIONS: tuple[str, ...] = (
-    # 1: label sets per chat
-    """
-    CREATE TABLE chat_labels (
-        chat_id INTEGER PRIMARY KEY,
-        labels TEXT NOT NULL,
-        updated_at REAL NOT NULL
-    );
-    """,
-    # 2: the guessing game
-    """
-    CREATE TABLE rounds (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        chat_id INTEGER NOT NULL,
-        message_id INTEGER,
-        starter_id INTEGER NOT NULL,
-        options TEXT NOT NULL,
-        answer INTEGER NOT NULL,
-        probability REAL NOT NULL,
-        ends_at REAL NOT NULL,
-        closed INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE UNIQUE INDEX one_open_round_per_chat ON rounds(chat_id) WHERE closed = 0;
-    CREATE TABLE votes (
-        round_id INTEGER NOT NULL REFERENCES rounds(id),
-        user_id INTEGER NOT NULL,
-        name TEXT NOT NULL,
-        option INTEGER NOT NULL,
-        PRIMARY KEY (round_id, user_id)
-    );
-    CREATE TABLE scores (
-        chat_id INTEGER NOT NULL,
-        user_id INTEGER NOT NULL,
-        name TEXT NOT NULL,
-        points INTEGER NOT NULL,
-        PRIMARY KEY (chat_id, user_id)
-    );
-    """,
-    # 3: a chat's language, as an administrator chose it, and the notes a chat is told only once
-    """
-    CREATE TABLE chat_language (
-        chat_id INTEGER PRIMARY KEY,
-        language TEXT NOT NULL,
-        updated_at REAL NOT NULL
-    );
-    CREATE TABLE chat_notes (
-        chat_id INTEGER NOT NULL,
-        note TEXT NOT NULL,
-        PRIMARY KEY (chat_id, note)
-    );
-    """,
-)
-
-
-class StorageError(RuntimeError):
-    """The database file cannot be used; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -110,17 +53,6 @@ class Vote:
     option: int
 
 
-def _check_file(path: Path) -> None:
-    """Refuse a file that is not SQLite, rather than opening a new database over it."""
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with path.open("rb") as f:
-        header = f.read(len(SQLITE_MAGIC))
-    if header != SQLITE_MAGIC:
-        raise StorageError(f"DATABASE_PATH {path} is not an SQLite database; move it away or point "
-                           "DATABASE_PATH elsewhere.")
-
-
 class Storage:
     """One aiosqlite connection; every write that reads first runs in an immediate transaction."""
 
@@ -146,7 +78,7 @@ class Storage:
     async def open(cls, path: Path) -> Storage:
         """Open (or create) the database at path and bring its schema up to date."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        _check_file(path)
+        check_file(path)
         db = await aiosqlite.connect(path, isolation_level=None)
         try:
             storage = cls(db, path)
@@ -163,30 +95,8 @@ class Storage:
         await self._db.close()
 
     async def _prepare(self) -> None:
-        db = self._db
-        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        async with db.execute("PRAGMA application_id") as cursor:
-            (app_id,) = await cursor.fetchone()  # type: ignore[misc]
-        async with db.execute("SELECT count(*) FROM sqlite_master") as cursor:
-            (objects,) = await cursor.fetchone()  # type: ignore[misc]
-        if app_id != APPLICATION_ID and objects:
-            raise StorageError(f"DATABASE_PATH {self.path} belongs to another program (it has tables but is not "
-                               "a toonclip database); point DATABASE_PATH elsewhere.")
-        await db.execute("PRAGMA journal_mode = WAL")
-        await db.execute("PRAGMA synchronous = NORMAL")
-        await db.execute("PRAGMA foreign_keys = ON")
-        async with db.execute("PRAGMA user_version") as cursor:
-            (version,) = await cursor.fetchone()  # type: ignore[misc]
-        if version > len(MIGRATIONS):
-            raise StorageError(f"DATABASE_PATH {self.path} has schema version {version}, newer than this "
-                               f"toonclip knows ({len(MIGRATIONS)}); upgrade toonclip.")
-        for number in range(version, len(MIGRATIONS)):
-            async with self._transaction():
-                for statement in filter(str.strip, MIGRATIONS[number].split(";")):
-                    await db.execute(statement)
-                await db.execute(f"PRAGMA user_version = {number + 1}")
-                await db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            logger.info("Database %s migrated to version %d", self.path, number + 1)
+        await self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await migrate(self._db, self.path)
 
     async def schema_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cursor:

@@ -3,6 +3,7 @@ how a command finds the picture it is about; and the one way to answer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,17 +67,26 @@ class Target:
     label_text: str
 
 
-class NotForUs(Exception):
-    """The command names another bot: stay silent."""
-
-
-def command_target(message: Message, bot_username: str | None) -> Target | None:
+def command_target(message: Message) -> Target | None:
     """The picture a command refers to: the message itself when the command is its caption, else
-    the picture it replies to; None when there is none. Raises NotForUs for '/cmd@OtherBot'."""
+    the picture it replies to; None when there is none."""
     if message.caption is not None:
-        if addressed_to_another_bot(message.caption, bot_username):
-            raise NotForUs
         return Target(message, command_argument(message.caption))
     if has_picture(message.reply_to_message):
         return Target(message.reply_to_message, command_argument(message.text))  # type: ignore[arg-type]
     return None
+
+
+async def picture_command(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                          usage: Callable[[Speaker], str]) -> tuple[Turn, Target] | None:
+    """The turn and the picture of a command about a picture (/classify, /game). Without a picture it
+    answers with usage and returns None; a caption command for another bot gets no answer at all."""
+    if (now := await turn(update, context)) is None:
+        return None
+    if now.message.caption is not None and addressed_to_another_bot(now.message.caption, context.bot.username):
+        return None
+    target = command_target(now.message)
+    if target is None:
+        await reply(now.message, usage(now.t))
+        return None
+    return now, target

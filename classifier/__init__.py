@@ -2,6 +2,7 @@
 
 from classifier.factory import create_classifier, create_worker, image_limits
 from classifier.images import DamagedImage, ImageError, ImageLimits, ImageTooLarge, NotAnImage, decode_image
+from classifier.inference import InternalError
 from classifier.labels import (
     DEFAULT_LABELS,
     MAX_LABEL_CHARS,
@@ -13,7 +14,7 @@ from classifier.labels import (
 from classifier.model import ClipModel, ModelLoadError, load_model
 from classifier.prompts import DEFAULT_TEMPLATES
 from classifier.settings import ClassifierSettings, SettingsError
-from classifier.worker import BatchWorker, InternalError, WorkerBusy, WorkerStopped
+from classifier.worker import BatchWorker, WorkerBusy, WorkerStopped
 from classifier.zeroshot import Prediction, ZeroShotClassifier
 
 __all__ = [

@@ -1,15 +1,15 @@
-"""python -m classifier bench: the whole path measured side by side, in one run.
+"""python -m classifier bench: the classifier's path measured side by side, in one run.
 
 Keys (see README, Performance): raw_img_per_s, worker_img_per_s, worker_vs_raw, model_single_ms,
 single_p50_ms, single_p99_ms, single_overhead_ms (with its p10/p90), text_encode_ms, text_cached_ms,
-decode_full_ms, decode_draft_ms, decode_speedup, bot_e2e_p50_ms, bot_overhead_ms (with its p10/p90),
-loop_lag_p99_ms, label_change_stall_ms (with its p10/p90); plus the device, model and batch settings.
+decode_full_ms, decode_draft_ms, decode_speedup, label_change_stall_ms (with its p10/p90); plus the
+device, model and batch settings. The bot's keys come from `python -m bot bench` (bot/bench.py),
+which builds on these; the classifier knows nothing of the bot.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import io
 import json
 import logging
@@ -17,7 +17,7 @@ import platform
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
@@ -215,8 +215,12 @@ def decode_measurements(settings: ClassifierSettings, classifier: ZeroShotClassi
             "jpeg_draft_ms": _median_ms(lambda: decode_image(data, limits, target), 15)}
 
 
-def collect(settings: ClassifierSettings, seconds: float) -> dict[str, Any]:
-    """Every measurement, in one process, on one model."""
+def collect(settings: ClassifierSettings, seconds: float, paired: bool = True) -> dict[str, Any]:
+    """Every classifier measurement, in one process, on one model, which is closed at the end.
+
+    paired=False leaves out the paired model/worker latencies, for a caller that measures them
+    itself beside its own round trip (the bot's bench).
+    """
     classifier = create_classifier(settings)
     clip = classifier.clip
     results: dict[str, Any] = {
@@ -231,24 +235,23 @@ def collect(settings: ClassifierSettings, seconds: float) -> dict[str, Any]:
         "batch_max_wait_ms": settings.batch_max_wait_ms,
         "decode_threads": settings.decode_threads,
     }
-    results |= decode_measurements(settings, classifier)
-    on_model_thread = classifier.executor.submit  # where the worker runs torch, so the numbers compare
-    results |= on_model_thread(text_measurements, classifier).result()
-    results["raw_img_per_s"] = on_model_thread(raw_throughput, classifier, settings.batch_max_size, seconds).result()
-    results["worker_img_per_s"] = asyncio.run(worker_throughput(settings, classifier, seconds))
-    results["worker_vs_raw"] = results["worker_img_per_s"] / results["raw_img_per_s"]
-    results |= asyncio.run(label_change_stall(settings, classifier))
-    bot_measurements = _bot_measurements()
-    if bot_measurements is None:
-        results |= asyncio.run(_paired_without_bot(settings, classifier))
+    try:
+        results |= decode_measurements(settings, classifier)
+        on_model_thread = classifier.executor.submit  # where the worker runs torch, so the numbers compare
+        results |= on_model_thread(text_measurements, classifier).result()
+        results["raw_img_per_s"] = on_model_thread(raw_throughput, classifier, settings.batch_max_size,
+                                                   seconds).result()
+        results["worker_img_per_s"] = asyncio.run(worker_throughput(settings, classifier, seconds))
+        results["worker_vs_raw"] = results["worker_img_per_s"] / results["raw_img_per_s"]
+        results |= asyncio.run(label_change_stall(settings, classifier))
+        if paired:
+            results |= asyncio.run(_paired(settings, classifier))
+    finally:
         classifier.close()
-    else:
-        classifier.close()  # the bot loads its own model, on a thread of its own
-        results |= asyncio.run(bot_measurements(settings, 4 * settings.batch_max_size))
     return results
 
 
-async def _paired_without_bot(settings: ClassifierSettings, classifier: ZeroShotClassifier) -> dict[str, float]:
+async def _paired(settings: ClassifierSettings, classifier: ZeroShotClassifier) -> dict[str, float]:
     worker = create_worker(settings, classifier)
     worker.start()
     try:
@@ -257,21 +260,8 @@ async def _paired_without_bot(settings: ClassifierSettings, classifier: ZeroShot
         await worker.stop()
 
 
-def _bot_measurements() -> Callable[[ClassifierSettings, int], Coroutine[Any, Any, dict[str, float]]] | None:
-    """The bot's measurements (round trips, the event loop's lag), when the bot is installed.
-
-    Imported by name so the classifier itself never depends on Telegram.
-    """
-    try:
-        module = importlib.import_module("bot.bench")
-    except ImportError as exc:
-        logger.warning("Skipping the bot measurement: %s", exc)
-        return None
-    return module.bot_measurements
-
-
-def run_bench(settings: ClassifierSettings, seconds: float, as_json: bool) -> int:
-    results = collect(settings, seconds)
+def print_results(results: dict[str, Any], as_json: bool) -> None:
+    """One JSON object on one line, or an aligned table of key and value."""
     if as_json:
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in results.items()}))
     else:
@@ -279,4 +269,8 @@ def run_bench(settings: ClassifierSettings, seconds: float, as_json: bool) -> in
         for key, value in results.items():
             shown = f"{value:.2f}" if isinstance(value, float) else str(value)
             print(f"{key:<{width}}  {shown}")
+
+
+def run_bench(settings: ClassifierSettings, seconds: float, as_json: bool) -> int:
+    print_results(collect(settings, seconds), as_json)
     return 0

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image
 
 from classifier.devicedecode import DeviceJpegDecoder, JpegHeader, read_jpeg_header
 from classifier.images import ImageError, ImageLimits, decode_image, to_rgb
+from classifier.inference import InternalError, infer
 from classifier.schedule import ChunkSizer, Doorbell, Scheduler, Step, Wake
 from classifier.zeroshot import LabelsNotCached, Prediction, ZeroShotClassifier
 
@@ -240,7 +240,7 @@ class BatchWorker:
         except Exception:
             if len(live) == 1:
                 logger.exception("A picture failed in the model")
-                results = [_internal_error()]
+                results = [InternalError("internal error")]
             else:  # find the one that broke it: each alone, so only its caller fails
                 logger.exception("A batch of %d failed; running its pictures one by one", len(live))
                 results = []
@@ -249,7 +249,7 @@ class BatchWorker:
                         results += await loop.run_in_executor(self.classifier.executor, self._infer, [request])
                     except Exception:
                         logger.exception("A picture failed in the model")
-                        results.append(_internal_error())
+                        results.append(InternalError("internal error"))
         self._chunks.batch_done(time.perf_counter() - started)
         for request, result in zip(live, results, strict=True):
             if request.future.done():
@@ -260,35 +260,7 @@ class BatchWorker:
                 request.future.set_result(result)
 
     def _infer(self, batch: list[_Request]) -> list[Prediction | Exception]:
-        """Device decoding, one forward pass, then one matrix product per label set in the batch."""
-        results: list[Prediction | Exception] = [_internal_error()] * len(batch)
-        pictures: dict[int, np.ndarray | torch.Tensor] = {
-            i: r.pixels for i, r in enumerate(batch) if not isinstance(r.pixels, JpegHeader)}
-        jpegs = [i for i, r in enumerate(batch) if isinstance(r.pixels, JpegHeader)]
-        if jpegs and self._device_decoder is not None:
-            decoded = self._device_decoder.decode([batch[i].pixels for i in jpegs])  # type: ignore[misc]
-            for i, picture in zip(jpegs, decoded, strict=True):
-                if isinstance(picture, Exception):
-                    results[i] = picture  # this picture's caller alone
-                else:
-                    pictures[i] = picture
-        rows_in_batch = sorted(pictures)
-        if not rows_in_batch:
-            return results
-        encoded = self.classifier.encode_pictures([pictures[i] for i in rows_in_batch])
-        features = dict(zip(rows_in_batch, encoded, strict=True))
-        by_labels: dict[tuple[str, ...], list[int]] = {}
-        for i in rows_in_batch:
-            by_labels.setdefault(batch[i].labels, []).append(i)
-        for labels, rows in by_labels.items():
-            try:
-                vectors = torch.stack([features[row] for row in rows])
-                for row, prediction in zip(rows, self.classifier.score_cached(vectors, labels), strict=True):
-                    results[row] = prediction
-            except Exception as exc:  # one label set's failure is its callers' alone
-                for row in rows:
-                    results[row] = exc
-        return results
+        return infer(self.classifier, self._device_decoder, [(r.pixels, r.labels) for r in batch])
 
     async def _run_text_chunk(self) -> None:
         """Encode the next few labels of the job whose turn it is; it goes to the back of the line."""
@@ -310,14 +282,6 @@ class BatchWorker:
         self._chunks.chunk_done(len(chunk), time.perf_counter() - started)
         for label in chunk:
             self._encoding.pop(label).set_result(None)
-
-
-class InternalError(RuntimeError):
-    """Something unexpected failed for one picture; its traceback is in the log."""
-
-
-def _internal_error() -> InternalError:
-    return InternalError("internal error")
 
 
 def _consume(future: asyncio.Future[Any]) -> None:

@@ -1,4 +1,4 @@
-"""The benchmark's output format on the tiny model (its timings are not asserted)."""
+"""The benchmarks' output format on the tiny model (their timings are not asserted)."""
 
 from __future__ import annotations
 
@@ -6,32 +6,52 @@ import json
 
 import pytest
 
+from bot.__main__ import main as bot_main
 from classifier import ClassifierSettings
-from classifier.cli import main
+from classifier.cli import main as classifier_main
 
-KEYS = {
+CLASSIFIER_KEYS = {
     "raw_img_per_s", "worker_img_per_s", "worker_vs_raw", "single_p50_ms", "single_p99_ms",
     "single_overhead_ms", "text_encode_ms", "text_cached_ms", "decode_full_ms", "decode_draft_ms",
-    "decode_speedup", "bot_e2e_p50_ms", "bot_overhead_ms", "model_single_ms", "loop_lag_p99_ms",
-    "label_change_stall_ms",
+    "decode_speedup", "model_single_ms", "label_change_stall_ms",
 }
-OVERHEADS = ("single_overhead", "bot_overhead", "label_change_stall")
+BOT_KEYS = {"bot_e2e_p50_ms", "bot_overhead_ms", "loop_lag_p99_ms"}
 
 
-def test_bench_json_is_one_object_with_every_key(settings: ClassifierSettings, monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def bench_report(main: object, settings: ClassifierSettings, monkeypatch: pytest.MonkeyPatch,
+                 capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
     for key, value in {"CLIP_MODEL": settings.model, "CLIP_PRETRAINED": settings.pretrained,
                        "CACHE_DIR": str(settings.cache_dir), "CLIP_DEVICE": "cpu"}.items():
         monkeypatch.setenv(key, value)
-    assert main(["bench", "--json", "--seconds", "0.3"]) == 0
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)  # the bench needs none
+    assert main(["bench", "--json", "--seconds", "0.3"]) == 0  # type: ignore[operator]
     out = capsys.readouterr().out
     assert len(out.strip().splitlines()) == 1
-    report = json.loads(out)
-    assert report.keys() >= KEYS
-    for key in KEYS:
-        assert isinstance(report[key], float | int) and report[key] >= 0, key
-        assert report[key] > 0 or key.endswith(("overhead_ms", "stall_ms")) or key == "loop_lag_p99_ms", key
-    for name in OVERHEADS:  # a median of paired differences, with its spread around it
-        assert report[f"{name}_p10_ms"] <= report[f"{name}_p90_ms"], name
-    assert report["worker_vs_raw"] == pytest.approx(report["worker_img_per_s"] / report["raw_img_per_s"], rel=0.01)
+    report: dict[str, object] = json.loads(out)
     assert report["device"] == "cpu" and report["model"] == settings.model
+    return report
+
+
+def check_keys(report: dict[str, object], keys: set[str], overheads: tuple[str, ...]) -> None:
+    assert report.keys() >= keys
+    for key in keys:
+        value = report[key]
+        assert isinstance(value, float | int) and value >= 0, key
+        assert value > 0 or key.endswith(("overhead_ms", "stall_ms")) or key == "loop_lag_p99_ms", key
+    for name in overheads:  # a median of paired differences, with its spread around it
+        assert report[f"{name}_p10_ms"] <= report[f"{name}_p90_ms"], name  # type: ignore[operator]
+
+
+def test_classifier_bench_has_the_classifier_keys_and_none_of_the_bots(
+        settings: ClassifierSettings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    report = bench_report(classifier_main, settings, monkeypatch, capsys)
+    check_keys(report, CLASSIFIER_KEYS, ("single_overhead", "label_change_stall"))
+    assert not report.keys() & BOT_KEYS
+    assert report["worker_vs_raw"] == pytest.approx(report["worker_img_per_s"] / report["raw_img_per_s"],  # type: ignore[operator]
+                                                    rel=0.01)
+
+
+def test_bot_bench_has_every_key(settings: ClassifierSettings, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    report = bench_report(bot_main, settings, monkeypatch, capsys)
+    check_keys(report, CLASSIFIER_KEYS | BOT_KEYS, ("single_overhead", "bot_overhead", "label_change_stall"))
