@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import unicodedata
 from typing import Any
 
 from telegram import Chat, ChatMember, Message, Update
@@ -14,6 +13,7 @@ from telegram.ext import ContextTypes
 from bot import replies
 from bot.delivery import may_have_arrived, send
 from bot.i18n import LANGUAGES, Speaker, language_of, speaker
+from bot.labelscript import mostly_not_english
 from bot.pictures import NoPicture, PictureTooLarge, download, find_picture, has_picture
 from bot.ratelimit import Verdict
 from bot.services import Services, services
@@ -184,23 +184,11 @@ async def labels(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await note_english_model(update, context, new, t)
 
 
-def is_latin(label: str) -> bool:
-    """Whether at least half of a label's letters are Latin (a label without letters counts as Latin)."""
-    letters = [ch for ch in label if ch.isalpha()]
-    latin = sum(ch.isascii() or "LATIN" in unicodedata.name(ch, "") for ch in letters)
-    return 2 * latin >= len(letters)
-
-
-def mostly_non_latin(labels: tuple[str, ...]) -> bool:
-    """Whether most labels are written in a script other than Latin (Cyrillic, Greek, CJK, ...)."""
-    return 2 * sum(not is_latin(label) for label in labels) > len(labels)
-
-
 async def note_english_model(update: Update, context: ContextTypes.DEFAULT_TYPE, labels: tuple[str, ...],
                              t: Speaker) -> None:
-    """Once per chat: with an English-only model, say that mostly non-Latin labels are read poorly."""
+    """Once per chat: with an English-only model, say that labels mostly not in English are read poorly."""
     svc, chat, message = services(context), update.effective_chat, update.effective_message
-    if chat is None or message is None or svc.classifier.clip.multilingual or not mostly_non_latin(labels):
+    if chat is None or message is None or svc.classifier.clip.multilingual or not mostly_not_english(labels):
         return
     if await svc.storage.first_time(chat.id, "english-model"):
         await reply(message, replies.english_model_note(t, "CLIP_MODEL"))
