@@ -25,7 +25,7 @@ from tests.idle import until_idle
 ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {"t": None, "plural": (1, 2), "N_": None, "LabelError": None, "ImageTooLarge": None, "NotAnImage": None,
             "DamagedImage": None, "NoPicture": None, "C_": ((1, "c"), 2)}
-TRANSLATED = ("es", "pt", "ru", "uk")
+TRANSLATED = LANGUAGES[1:]  # every compiled catalog
 IVAN, OLGA, ANN, ANA, JOAO, OKSANA = 1101, 1102, 1103, 1104, 1105, 1106
 GROUP = -100999
 # Which plural form each language uses for 1, 2, 5, 11 and 21, written out from its grammar.
@@ -66,13 +66,14 @@ def fields(text: str) -> set[str]:
 
 
 def test_the_languages_are_english_and_every_compiled_catalog() -> None:
-    assert ("en", *TRANSLATED) == LANGUAGES
+    assert LANGUAGES[0] == "en" and {"es", "pt", "ru", "uk"} <= set(TRANSLATED)
 
 
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_every_message_has_a_translation_that_keeps_its_placeholders(language: str) -> None:
     po = catalog(language)
-    assert po.num_plurals == (3 if language in ("ru", "uk") else 2)
+    if language in FORMS:
+        assert po.num_plurals == max(FORMS[language]) + 1
     messages = source_messages()
     assert len(messages) > 60
     for message, context in messages:
@@ -103,6 +104,8 @@ def test_the_compiled_catalog_matches_its_source(language: str) -> None:
         if not entry.id:
             continue
         if isinstance(entry.id, tuple):
+            if language not in FORMS:
+                pytest.fail(f"write {language}'s plural forms for {COUNTS} into FORMS")
             for n, form in zip(COUNTS, FORMS[language], strict=True):
                 assert mo.ngettext(entry.id[0], entry.id[1], n) == entry.string[form], (entry.id, n)
         elif entry.context:
