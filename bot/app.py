@@ -20,7 +20,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot import game, handlers, replies
-from bot.i18n import DEFAULT_LANGUAGE, RUSSIAN_READERS, speaker
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, readers_of, speaker
 from bot.ordering import ChatOrderedUpdateProcessor
 from bot.ratelimit import UserRateLimit
 from bot.rounds import CALLBACK_PREFIX, Games
@@ -124,14 +124,16 @@ async def _start_services(application: Application) -> None:
 
 
 async def register_commands(application: Application) -> None:
-    """The command menu: English for everyone, Russian for those whose Telegram speaks a language
-    whose readers get the Russian interface."""
+    """The command menu: English for everyone, and each other language's for the Telegram
+    language codes that read it (Russian for ru and be, Ukrainian for uk, ...)."""
     def menu(language: str) -> list[BotCommand]:
         return [BotCommand(command, text) for command, text in replies.command_menu(speaker(language))]
 
     await application.bot.set_my_commands(menu(DEFAULT_LANGUAGE))
-    for code in sorted(RUSSIAN_READERS):
-        await application.bot.set_my_commands(menu("ru"), language_code=code)
+    for language in LANGUAGES:
+        if language != DEFAULT_LANGUAGE:
+            for code in readers_of(language):
+                await application.bot.set_my_commands(menu(language), language_code=code)
 
 
 async def _stop_services(application: Application) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import unicodedata
 
 from telegram import Chat, ChatMember, Message, Update
 from telegram.error import TelegramError
@@ -12,6 +11,7 @@ from telegram.ext import ContextTypes
 from bot import replies
 from bot.delivery import may_have_arrived
 from bot.i18n import LANGUAGES, language_of, speaker
+from bot.labelscript import mostly_not_english
 from bot.recognition import recognise
 from bot.turn import Turn, command_argument, picture_command, reply, turn
 from classifier import LabelError, parse_labels
@@ -106,21 +106,9 @@ async def labels(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await note_english_model(now, new)
 
 
-def is_latin(label: str) -> bool:
-    """Whether at least half of a label's letters are Latin (a label without letters counts as Latin)."""
-    letters = [ch for ch in label if ch.isalpha()]
-    latin = sum(ch.isascii() or "LATIN" in unicodedata.name(ch, "") for ch in letters)
-    return 2 * latin >= len(letters)
-
-
-def mostly_non_latin(labels: tuple[str, ...]) -> bool:
-    """Whether most labels are written in a script other than Latin (Cyrillic, Greek, CJK, ...)."""
-    return 2 * sum(not is_latin(label) for label in labels) > len(labels)
-
-
 async def note_english_model(now: Turn, labels: tuple[str, ...]) -> None:
-    """Once per chat: with an English-only model, say that mostly non-Latin labels are read poorly."""
-    if now.svc.classifier.clip.multilingual or not mostly_non_latin(labels):
+    """Once per chat: with an English-only model, say that labels mostly not in English are read poorly."""
+    if now.svc.classifier.clip.multilingual or not mostly_not_english(labels):
         return
     if await now.svc.storage.first_time(now.chat.id, NOTE_ENGLISH_MODEL):
         await reply(now.message, replies.english_model_note(now.t, "CLIP_MODEL"))

@@ -1,8 +1,10 @@
 """Languages: which one a user reads, and the gettext catalogs that speak it.
 
-English is the source language (the message ids); Russian comes from `bot/locales/ru`, compiled
-from its `.po` file (`scripts/translations`). Numbers and percentages are written by Babel in the
-language's own way (`87%`, `87 %`, decimal comma).
+English is the source language (the message ids). Every other language is a catalog in
+`bot/locales/<code>/LC_MESSAGES`, compiled from its `.po` file (`scripts/translations`): a
+language exists when its compiled catalog does. A user reads their Telegram language when we
+have it, Russian also for Belarusian (`ALSO_READ`), English otherwise. Numbers and percentages
+are written by Babel in the language's own way (`87%`, `87 %`, decimal comma).
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from classifier.messages import Explained, Value
 
 DOMAIN = "toonclip"
 LOCALE_DIR = Path(__file__).resolve().parent / "locales"
-LANGUAGES = ("en", "ru")
 DEFAULT_LANGUAGE = "en"
-# Telegram language codes whose users get Russian unless their chat chose English.
-RUSSIAN_READERS = frozenset({"ru", "uk", "be", "kk"})
+# English, then every language with a compiled catalog, by code: ("en", "es", "pt", "ru", "uk").
+LANGUAGES = (DEFAULT_LANGUAGE, *sorted(mo.parent.parent.name for mo in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.mo")))
+# Telegram language codes that read another of our languages. Belarusian readers get Russian (most
+# Belarusians read it every day, and it is an official language there). Kazakh (kk) is not here:
+# like every language we do not speak, it gets English, and /language ru is one command away.
+ALSO_READ = {"be": "ru"}
 ANIMAL_CONTEXT = "animal"  # msgctxt of the default labels' display names
 
 
@@ -42,9 +47,15 @@ ANIMAL_NAMES = (C_("animal", "cat"), C_("animal", "dog"), C_("animal", "fox"), C
 
 
 def language_of(code: str | None) -> str:
-    """The interface language for a Telegram language_code ('ru', 'uk-UA', 'en', None)."""
-    base = (code or "").split("-")[0].lower()
-    return "ru" if base in RUSSIAN_READERS else DEFAULT_LANGUAGE
+    """The interface language for a Telegram language_code ('uk', 'pt-br', 'be', 'en', None)."""
+    base = (code or "").replace("_", "-").split("-")[0].lower()
+    base = ALSO_READ.get(base, base)
+    return base if base in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def readers_of(language: str) -> tuple[str, ...]:
+    """The two-letter Telegram language codes whose users read this language ('ru' -> ('be', 'ru'))."""
+    return tuple(sorted({language, *(code for code, read in ALSO_READ.items() if read == language)}))
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,7 @@ class Speaker:
         return self.catalog.gettext(message).format(**self._written(values))
 
     def plural(self, singular: str, plural: str, n: int, **values: Value) -> str:
-        """A sentence whose form follows n (1 голос, 2 голоса, 5 голосов); n is a value too."""
+        """A sentence whose form follows n (1 голос, 2 голоси, 5 голосів; 1 voto, 2 votos); n is a value too."""
         return self.catalog.ngettext(singular, plural, n).format(**self._written({"n": n, **values}))
 
     def explain(self, error: Explained) -> str:
@@ -71,7 +82,7 @@ class Speaker:
         return format_decimal(value, format="0.0##", locale=self.language)
 
     def percent(self, probability: float) -> str:
-        """87%, or 87 % in Russian; under one percent: <1%."""
+        """87%, or 87 % in Russian and Spanish; under one percent: <1%."""
         if probability < 0.01:
             return "<" + format_percent(0.01, locale=self.language)
         return format_percent(probability, locale=self.language)

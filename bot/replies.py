@@ -96,7 +96,7 @@ def labels_refused(t: Speaker, error: Explained) -> str:
 
 
 def english_model_note(t: Speaker, setting: str) -> str:
-    return t("Note: the model reads English, so labels in other scripts are understood poorly. "
+    return t("Note: the model reads English, so labels in other languages or scripts are understood poorly. "
              "The bot's owner can set {setting} to a multilingual model.", setting=setting)
 
 
@@ -169,7 +169,7 @@ def language_set(t: Speaker) -> str:
 
 
 def language_usage(t: Speaker) -> str:
-    return t("Choose the chat's language: /language en or /language ru")
+    return t("Choose the chat's language: /language en, ru, uk, es or pt")
 
 
 def help_text(t: Speaker) -> str:
@@ -185,7 +185,7 @@ def help_text(t: Speaker) -> str:
         t("• /classify — in groups, reply to a picture with /classify (or use it as a photo's caption)."),
         t("• /game — reply to a picture (or caption one) to start a round: guess what the AI sees!"),
         t("• /reveal — end your round early. /top — the chat's leaderboard."),
-        t("• /language en or /language ru — the chat's language."),
+        t("• /language en, ru, uk, es or pt — the chat's language."),
         t("• /help — this message."),
     ))
 
@@ -195,7 +195,7 @@ COMMAND_DESCRIPTIONS = (
     ("labels", N_("show or set this chat's labels")),
     ("game", N_("guess what the AI sees (reply to a picture)")),
     ("top", N_("this chat's leaderboard")),
-    ("language", N_("the chat's language: en or ru")),
+    ("language", N_("the chat's language: en, ru, uk, es or pt")),
     ("help", N_("how to use the bot")),
 )
 

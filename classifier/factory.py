@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from classifier.images import ImageLimits
 from classifier.model import load_model
-from classifier.prompts import RUSSIAN_TEMPLATES
+from classifier.prompts import language_templates
 from classifier.settings import ClassifierSettings
 from classifier.textcache import TextEmbeddingCache
 from classifier.worker import BatchWorker
@@ -20,7 +20,7 @@ def create_classifier(settings: ClassifierSettings) -> ZeroShotClassifier:
     def build() -> ZeroShotClassifier:
         clip = load_model(settings.model, settings.pretrained, settings.device, settings.precision)
         cache_file = TextEmbeddingCache.file_for(settings.cache_dir, clip.identity,
-                                                 (*settings.templates, *RUSSIAN_TEMPLATES))
+                                                 (*settings.templates, *language_templates()))
         cache = TextEmbeddingCache(cache_file, settings.text_cache_entries)
         classifier = ZeroShotClassifier(clip, settings.templates, cache, executor)
         classifier.warm_up()

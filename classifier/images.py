@@ -23,7 +23,7 @@ warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 # The only Pillow plugins that ever see user bytes (Image.open(..., formats=...)): no other
 # parser runs on them, and an EPS never reaches Ghostscript. HEIF is pillow-heif's plugin.
 ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF", "HEIF")
-FORMAT_NAMES = "JPEG, PNG, WEBP, GIF, BMP, TIFF, HEIC or AVIF"
+FORMAT_NAMES = "JPEG, PNG, WEBP, GIF, BMP, TIFF, HEIC, AVIF"  # no "or": it goes into every language
 _OPEN_FORMATS = tuple(name for name in ACCEPTED_FORMATS if name in Image.OPEN)
 _WHITE = (255, 255, 255)
 

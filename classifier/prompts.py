@@ -1,6 +1,8 @@
-"""Prompt templates: how a label becomes the sentences CLIP reads."""
+"""Prompt templates: how a label becomes the sentences CLIP reads, in the label's language."""
 
 from __future__ import annotations
+
+from classifier.labellanguage import written_in
 
 # Written for drawings: CLIP matches a caption, and captions of cartoons say so.
 # The first is the original tutorial's prompt. Eight templates keep a new 10-label
@@ -16,8 +18,9 @@ DEFAULT_TEMPLATES: tuple[str, ...] = (
     "a sticker of a cute {}.",
 )
 
-# For labels written in Cyrillic, read by a multilingual model: written for drawings too, and
-# with a colon, so that no adjective has to agree with the label's gender.
+# For labels in other languages, read by a multilingual model: the same eight ideas, written for
+# drawings too, and with a colon or a preposition, so that no article or adjective has to agree
+# with the label's gender.
 RUSSIAN_TEMPLATES: tuple[str, ...] = (
     "рисунок: {}.",
     "мультяшный персонаж: {}.",
@@ -28,6 +31,45 @@ RUSSIAN_TEMPLATES: tuple[str, ...] = (
     "{} в детской книжке.",
     "наклейка: {}.",
 )
+UKRAINIAN_TEMPLATES: tuple[str, ...] = (
+    "малюнок: {}.",
+    "мультяшний персонаж: {}.",
+    "картинка: {}.",
+    "ілюстрація: {}.",
+    "це мультфільм, на картинці {}.",
+    "начерк: {}.",
+    "{} у дитячій книжці.",
+    "наліпка: {}.",
+)
+SPANISH_TEMPLATES: tuple[str, ...] = (
+    "esta es una pintura de {} de dibujos animados.",
+    "dibujo animado: {}.",
+    "un dibujo de {}.",
+    "personaje de caricatura: {}.",
+    "ilustración: {}.",
+    "boceto: {}.",
+    "{} en un libro infantil.",
+    "pegatina: {}.",
+)
+# Brazilian Portuguese, like the bot's Portuguese catalog.
+PORTUGUESE_TEMPLATES: tuple[str, ...] = (
+    "esta é uma pintura de {} de desenho animado.",
+    "desenho animado: {}.",
+    "um desenho de {}.",
+    "personagem de desenho animado: {}.",
+    "ilustração: {}.",
+    "esboço: {}.",
+    "{} em um livro infantil.",
+    "figurinha: {}.",
+)
+# A label in one of these languages is read through its templates; any other through the
+# configured ones (CLIP_TEMPLATES).
+LANGUAGE_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "ru": RUSSIAN_TEMPLATES,
+    "uk": UKRAINIAN_TEMPLATES,
+    "es": SPANISH_TEMPLATES,
+    "pt": PORTUGUESE_TEMPLATES,
+}
 
 PLACEHOLDER = "{}"
 
@@ -51,11 +93,12 @@ def expand(label: str, templates: tuple[str, ...]) -> list[str]:
     return [template.replace(PLACEHOLDER, label) for template in templates]
 
 
-def is_cyrillic(label: str) -> bool:
-    """Whether the label is written in Cyrillic (any of its letters)."""
-    return any("\u0400" <= ch <= "\u04ff" for ch in label)
+def language_templates() -> tuple[str, ...]:
+    """Every per-language template, in a fixed order: what a text-embedding cache's name must cover."""
+    return tuple(template for templates in LANGUAGE_TEMPLATES.values() for template in templates)
 
 
 def templates_for(label: str, templates: tuple[str, ...]) -> tuple[str, ...]:
-    """The templates a label is read through, picked by the script it is written in."""
-    return RUSSIAN_TEMPLATES if is_cyrillic(label) else templates
+    """The templates a label is read through: its language's (classifier/labellanguage.py), else templates."""
+    language = written_in(label)
+    return LANGUAGE_TEMPLATES[language] if language is not None else templates

@@ -1,36 +1,46 @@
-"""Languages: the Russian catalog is complete and compiled, and a Russian user sees only Russian."""
+"""Languages: every catalog is complete and compiled, plurals and numbers are each language's own,
+Telegram codes pick the right language, and labels not in English get the English-model note once."""
 
 from __future__ import annotations
 
 import gettext
-import json
-import re
 import string
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from telegram.ext import Application
 
-from bot.i18n import ANIMAL_CONTEXT, DOMAIN, LOCALE_DIR, language_of, speaker
+from bot.i18n import ANIMAL_CONTEXT, DOMAIN, LANGUAGES, LOCALE_DIR, language_of, speaker
+from bot.labelscript import is_latin, is_spanish_or_portuguese, mostly_non_latin, mostly_not_english
 from bot.settings import BotSettings
 from classifier import DEFAULT_LABELS
 from tests.conftest import running_bot, sample
 from tests.fake_telegram import FakeTelegram, group_chat, private_chat, user
+from tests.idle import until_idle
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {"t": None, "plural": (1, 2), "N_": None, "LabelError": None, "ImageTooLarge": None, "NotAnImage": None,
             "DamagedImage": None, "NoPicture": None, "C_": ((1, "c"), 2)}
-RU_PO = LOCALE_DIR / "ru" / "LC_MESSAGES" / f"{DOMAIN}.po"
-IVAN, OLGA, ANN = 1101, 1102, 1103
+TRANSLATED = LANGUAGES[1:]  # every compiled catalog
+IVAN, OLGA, ANN, ANA, JOAO, OKSANA = 1101, 1102, 1103, 1104, 1105, 1106
 GROUP = -100999
-# Letters a Russian reader may see besides Cyrillic: commands, format names, the bot's name, markup.
-ALLOWED_LATIN = re.compile(r"/\w+|<[^>]+>|toonclip|JPEG|PNG|WEBP|GIF|BMP|TIFF|HEIC|AVIF|ru|en|reset|MB")
+# Which plural form each language uses for 1, 2, 5, 11 and 21, written out from its grammar.
+FORMS = {"ru": (0, 1, 2, 2, 0), "uk": (0, 1, 2, 2, 0), "es": (0, 1, 1, 1, 1), "pt": (0, 1, 1, 1, 1)}
+COUNTS = (1, 2, 5, 11, 21)
+NOTE = ("Note: the model reads English, so labels in other languages or scripts are understood poorly. "
+        "The bot's owner can set {setting} to a multilingual model.")
 
 
-def russian_catalog() -> Any:
-    with RU_PO.open("rb") as po:
+def po_file(language: str) -> Path:
+    return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def catalog(language: str) -> Any:
+    with po_file(language).open("rb") as po:
         return read_po(po)
 
 
@@ -43,157 +53,198 @@ def source_messages() -> set[tuple[str | tuple[str, str], str | None]]:
     return found
 
 
+def entries(messages: Any) -> dict[tuple[Any, str | None], Any]:
+    """{(id, context): translation} of a catalog, plural ids and forms as tuples."""
+    def frozen(value: Any) -> Any:
+        return tuple(value) if isinstance(value, list | tuple) else value
+
+    return {(frozen(e.id), e.context): frozen(e.string) for e in messages if e.id}
+
+
 def fields(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
-def test_every_message_has_a_russian_translation_that_keeps_its_placeholders() -> None:
-    catalog = russian_catalog()
+def test_the_languages_are_english_and_every_compiled_catalog() -> None:
+    assert LANGUAGES[0] == "en" and {"es", "pt", "ru", "uk"} <= set(TRANSLATED)
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_message_has_a_translation_that_keeps_its_placeholders(language: str) -> None:
+    po = catalog(language)
+    if language in FORMS:
+        assert po.num_plurals == max(FORMS[language]) + 1
     messages = source_messages()
     assert len(messages) > 60
     for message, context in messages:
-        entry = catalog.get(message[0] if isinstance(message, tuple) else message, context=context)
-        assert entry is not None and entry.string, f"no Russian for {message!r}"
+        entry = po.get(message[0] if isinstance(message, tuple) else message, context=context)
+        assert entry is not None and entry.string, f"no {language} for {message!r}"
         english = message if isinstance(message, tuple) else (message,)
         wanted = set().union(*(fields(e) for e in english))
         translations = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        assert len(translations) == (po.num_plurals if isinstance(message, tuple) else 1), message
         for translated in translations:
             assert translated, f"an empty plural form for {message!r}"
             assert fields(translated) == wanted, (message, translated)
     for animal in DEFAULT_LABELS:
-        entry = catalog.get(animal, context=ANIMAL_CONTEXT)
-        assert entry is not None and entry.string, animal
+        entry = po.get(animal, context=ANIMAL_CONTEXT)
+        assert entry is not None and entry.string and entry.string != animal, animal
 
 
-def test_the_compiled_catalog_matches_its_source() -> None:
-    catalog = russian_catalog()
-    with RU_PO.with_suffix(".mo").open("rb") as compiled:
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_the_compiled_catalog_matches_its_source(language: str) -> None:
+    po = catalog(language)
+    with po_file(language).with_suffix(".mo").open("rb") as compiled:
         mo = gettext.GNUTranslations(compiled)
-    for entry in catalog:
+        compiled.seek(0)
+        mo_catalog = read_mo(compiled)
+    assert entries(po) == entries(mo_catalog)  # the same messages and translations, none stale or missing
+    assert (mo_catalog.num_plurals, mo_catalog.plural_expr) == (po.num_plurals, po.plural_expr)
+    for entry in po:
         if not entry.id:
             continue
         if isinstance(entry.id, tuple):
-            for n, form in ((1, 0), (3, 1), (5, 2)):
-                assert mo.ngettext(entry.id[0], entry.id[1], n) == entry.string[form], entry.id
+            if language not in FORMS:
+                pytest.fail(f"write {language}'s plural forms for {COUNTS} into FORMS")
+            for n, form in zip(COUNTS, FORMS[language], strict=True):
+                assert mo.ngettext(entry.id[0], entry.id[1], n) == entry.string[form], (entry.id, n)
         elif entry.context:
             assert mo.pgettext(entry.context, entry.id) == entry.string, entry.id
         else:
             assert mo.gettext(entry.id) == entry.string, entry.id
 
 
-def test_numbers_plurals_and_languages() -> None:
-    ru, en = speaker("ru"), speaker("en")
-    assert [ru.plural("Votes: {n}", "Votes: {n}", n) for n in (1, 2, 5, 11, 21, 22)] == [
-        "1 голос", "2 голоса", "5 голосов", "11 голосов", "21 голос", "22 голоса"]
-    assert en.plural("Votes: {n}", "Votes: {n}", 2) == "Votes: 2"
-    assert (en.percent(0.87), ru.percent(0.87)) == ("87%", "87\xa0%")
-    assert (en.percent(0.004), ru.percent(0.004)) == ("<1%", "<1\xa0%")
-    assert (en.number(25.0), ru.number(25.0), ru.number(60.5)) == ("25.0", "25,0", "60,5")
-    assert [language_of(code) for code in ("ru", "uk", "be", "kk", "ru-RU", "en", "de", None)] == [
-        "ru", "ru", "ru", "ru", "ru", "en", "en", "en"]
-    assert ru.animal("fox") == "лиса" and ru.animal("wolf") == "wolf" and en.animal("fox") == "fox"
+def test_plural_forms_for_1_2_5_11_and_21() -> None:
+    said = {language: [speaker(language).plural("Votes: {n}", "Votes: {n}", n) for n in COUNTS]
+            for language in LANGUAGES}
+    assert said == {
+        "en": ["Votes: 1", "Votes: 2", "Votes: 5", "Votes: 11", "Votes: 21"],
+        "ru": ["1 голос", "2 голоса", "5 голосов", "11 голосов", "21 голос"],
+        "uk": ["1 голос", "2 голоси", "5 голосів", "11 голосів", "21 голос"],
+        "es": ["1 voto", "2 votos", "5 votos", "11 votos", "21 votos"],
+        "pt": ["1 voto", "2 votos", "5 votos", "11 votos", "21 votos"],
+    }
+    assert speaker("pt").plural("Votes: {n}", "Votes: {n}", 0) == "0 votos"  # zero is plural, as in Brazil's speech
+    right = {language: [speaker(language).plural("Right: {names} — one point each.",
+                                                 "Right: {names} — one point each.", n, names="A") for n in (1, 2)]
+             for language in TRANSLATED}
+    assert right["uk"] == ["Вгадав(ла): A — один бал.", "Вгадали: A — по одному балу."]
+    assert right["es"] == ["Acertó: A — un punto.", "Acertaron: A — un punto cada uno."]
+    assert right["pt"] == ["Acertou: A — um ponto.", "Acertaram: A — um ponto cada."]
 
 
-def russian_only(text: str) -> bool:
-    """No English words left once commands, markup and format names are taken out."""
-    return not re.search(r"[A-Za-z]{3,}", ALLOWED_LATIN.sub("", text))
+def test_numbers_as_each_language_writes_them() -> None:
+    percents = {language: (speaker(language).percent(0.87), speaker(language).percent(0.004)) for language in LANGUAGES}
+    assert percents == {"en": ("87%", "<1%"), "ru": ("87\xa0%", "<1\xa0%"), "uk": ("87%", "<1%"),
+                        "es": ("87\xa0%", "<1\xa0%"), "pt": ("87%", "<1%")}
+    numbers = {language: speaker(language).number(25.0) for language in LANGUAGES}
+    assert numbers == {"en": "25.0", "ru": "25,0", "uk": "25,0", "es": "25,0", "pt": "25,0"}
+    assert speaker("es").number(60.5) == "60,5"
 
 
-def person(user_id: int, language: str, name: str = "Ivan") -> dict[str, Any]:
-    return user(user_id, name, language_code=language)
+def test_which_language_a_telegram_code_reads() -> None:
+    codes = {"ru": "ru", "ru-RU": "ru", "be": "ru", "kk": "en", "uk": "uk", "uk-UA": "uk", "es": "es",
+             "es-419": "es", "pt": "pt", "pt-br": "pt", "pt-BR": "pt", "pt-PT": "pt", "en": "en", "de": "en",
+             "zz": "en", "": "en", None: "en"}
+    assert {code: language_of(code) for code in codes} == codes
+    assert speaker("xx").language == "en" and speaker("ru").animal("wolf") == "wolf"
 
 
-async def test_a_russian_user_sees_only_russian(bot_settings: BotSettings, fake: FakeTelegram,
-                                               samples_dir: Path) -> None:
-    async with running_bot(bot_settings):
-        say = {"chat": private_chat(IVAN), "from": person(IVAN, "ru")}
-        await fake.push(**say, text="/start")
-        await fake.push(**say, photo=fake.photo([(64, 64, sample(samples_dir, "fox"))]))
-        await fake.push(**say, text="/labels")
-        await fake.push(**say, document={"file_id": fake.add_file(b"%PDF-1.4"), "file_unique_id": "d",
-                                         "file_name": "a.pdf", "mime_type": "application/pdf", "file_size": 8})
-        await fake.push(**say, text="/labels кот, " + "я" * 61)
-        await fake.wait_for(lambda: len(fake.sent(IVAN)) == 5)
-        texts = [m["text"] for m in fake.sent(IVAN)]
-        for text in texts:
-            assert russian_only(text), text
-        answer = next(t for t in texts if " — " in t and "%" in t)
-        assert answer.startswith("<b>лиса</b> — ") and answer.split("\n")[0].endswith("\xa0%")
-        assert "кошка, собака, лиса" in next(t for t in texts if t.startswith("Метки (набор по умолчанию"))
-    commands = fake.methods("setMyCommands")
-    assert {c.params.get("language_code") for c in commands} == {None, "ru", "uk", "be", "kk"}
-    russian_menu = next(c for c in commands if c.params.get("language_code") == "ru")
-    menu = {c["command"]: c["description"] for c in json.loads(russian_menu.params["commands"])}
-    assert menu["top"] == "таблица лидеров чата" and menu["language"] == "язык чата: ru или en"
+def test_the_ukrainian_catalog_has_no_russian_and_spanish_and_portuguese_stay_apart() -> None:
+    russian = {e.id: e.string for e in catalog("ru") if e.id}
+    for entry in catalog("uk"):
+        if not entry.id:
+            continue
+        forms = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        for form in forms:
+            assert not set("ыэъёЫЭЪЁ") & set(form), form  # letters only Russian has
+        if entry.id not in ("lion", "elephant", "rabbit"):  # the same word in both languages
+            assert entry.string != russian[entry.id], entry.id
+    for language, foreign in (("es", "ãõçÃÕÇ"), ("pt", "ñ¿¡Ñ")):
+        for entry in catalog(language):
+            forms = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+            assert not any(set(foreign) & set(form) for form in forms), (language, entry.id)
 
 
-async def test_the_same_animal_in_either_language(bot: object, fake: FakeTelegram, samples_dir: Path) -> None:
-    for who, language in ((IVAN, "ru"), (ANN, "en")):
+def test_which_labels_an_english_model_reads_poorly() -> None:
+    assert is_latin("fox") and is_latin("leão") and not is_latin("лиса") and is_latin("123")
+    assert mostly_non_latin(("кот", "собака", "fox")) and not mostly_non_latin(("кот", "dog", "fox"))
+    spanish_or_portuguese = ["zorro", "perro", "ratón", "raton", "ñandú", "¿gato?", "raposa", "cachorro", "leão",
+                             "leao", "onça", "pássaro azul", "gato", "pato", "elefante"]
+    english = ["fox", "dog", "cat", "panda", "koala", "zebra", "owl", "lion", "duck", "red fox", "café", "лиса"]
+    assert [w for w in spanish_or_portuguese if not is_spanish_or_portuguese(w)] == []
+    assert [w for w in english if is_spanish_or_portuguese(w)] == []
+    for language in LANGUAGES:
+        names = tuple(speaker(language).animal(label) for label in DEFAULT_LABELS)
+        assert mostly_not_english(names) == (language != "en"), (language, names)
+    assert not mostly_not_english(("cat", "dog", "zorro")) and mostly_not_english(("cat", "perro", "zorro"))
+
+
+async def test_labels_not_in_english_with_an_english_model_get_one_note(bot: Application,  # type: ignore[type-arg]
+                                                                      fake: FakeTelegram) -> None:
+    def person(user_id: int, language: str) -> dict[str, Any]:
+        return {"chat": private_chat(user_id), "from": user(user_id, "Ann", language_code=language)}
+
+    for _ in range(2):
+        await fake.push(**person(IVAN, "ru"), text="/labels кот, собака, лиса")
+    await fake.push(**person(ANN, "en"), text="/labels cat, owl")
+    await fake.push(**person(ANN, "en"), text="/labels cat, dog, zorro")  # mostly English: no note
+    await fake.push(**person(ANA, "es"), text="/labels gato, perro, zorro")
+    await fake.push(**person(JOAO, "pt-br"), text="/labels leão, onça, cachorro")
+    await fake.push(**person(OKSANA, "uk"), text="/labels кіт, пес, лисиця")
+    await until_idle(bot, fake)
+    texts = {who: [m["text"] for m in fake.sent(who)] for who in (IVAN, ANN, ANA, JOAO, OKSANA)}
+    assert texts[IVAN] == ["Метки заданы (3): кот, собака, лиса", speaker("ru")(NOTE, setting="CLIP_MODEL"),
+                           "Метки заданы (3): кот, собака, лиса"]  # stored all the same, noted once
+    assert texts[ANN] == ["Labels set (2): cat, owl", "Labels set (3): cat, dog, zorro"]
+    assert texts[ANA] == ["Etiquetas guardadas (3): gato, perro, zorro", speaker("es")(NOTE, setting="CLIP_MODEL")]
+    assert texts[JOAO] == ["Rótulos definidos (3): leão, onça, cachorro", speaker("pt")(NOTE, setting="CLIP_MODEL")]
+    assert texts[OKSANA] == ["Мітки задано (3): кіт, пес, лисиця", speaker("uk")(NOTE, setting="CLIP_MODEL")]
+    assert "модель читает по-английски" in texts[IVAN][1] and "el modelo lee en inglés" in texts[ANA][1]
+
+
+
+async def test_the_same_animal_in_every_language(bot: Application, fake: FakeTelegram,  # type: ignore[type-arg]
+                                                  samples_dir: Path) -> None:
+    people = {IVAN: ("ru", "ru"), ANN: ("en", "en"), ANA: ("es", "es"), JOAO: ("pt-br", "pt"), OKSANA: ("uk", "uk")}
+    for who, (code, _) in people.items():
         for label in ("fox", "duck", "elephant"):
-            await fake.push(chat=private_chat(who), **{"from": person(who, language)},
+            await fake.push(chat=private_chat(who), **{"from": user(who, "Ann", language_code=code)},
                             photo=fake.photo([(64, 64, sample(samples_dir, label))]))
-    await fake.wait_for(lambda: len(fake.sent(IVAN)) == 3 and len(fake.sent(ANN)) == 3)
-    english = [m["text"].split("</b>")[0].removeprefix("<b>") for m in fake.sent(ANN)]
-    russian = [m["text"].split("</b>")[0].removeprefix("<b>") for m in fake.sent(IVAN)]
-    names = {speaker("ru").animal(label): label for label in DEFAULT_LABELS}
-    assert sorted(english) == ["duck", "elephant", "fox"]
-    assert sorted(names[name] for name in russian) == sorted(english)
+    await until_idle(bot, fake)
+    names = {
+        "en": ["duck", "elephant", "fox"], "ru": ["утка", "слон", "лиса"], "uk": ["качка", "слон", "лисиця"],
+        "es": ["pato", "elefante", "zorro"], "pt": ["pato", "elefante", "raposa"],
+    }
+    for who, (code, language) in people.items():
+        answers = [m["text"].split("</b>")[0].removeprefix("<b>") for m in fake.sent(who)]
+        assert len(answers) == 3 and sorted(answers) == sorted(names[language]), (code, answers)
 
 
-async def test_language_switches_a_chat_and_survives_a_restart(bot_settings: BotSettings, fake: FakeTelegram,
-                                                              samples_dir: Path) -> None:
+async def test_language_switches_a_chat_and_survives_a_restart(bot_settings: BotSettings, fake: FakeTelegram) -> None:
     async with running_bot(bot_settings):
-        await fake.push(chat=private_chat(OLGA), **{"from": person(OLGA, "en", "Olga")}, text="/language ru")
+        await fake.push(chat=private_chat(OLGA), **{"from": user(OLGA, "Olga", language_code="en")},
+                        text="/language ru")
         await fake.wait_for(lambda: len(fake.sent(OLGA)) == 1)
-        await fake.push(chat=group_chat(GROUP), **{"from": person(ANN, "ru", "Ann")}, text="/language en")
+        await fake.push(chat=private_chat(OKSANA), **{"from": user(OKSANA, "Oksana", language_code="ru")},
+                        text="/language uk")
+        await fake.wait_for(lambda: len(fake.sent(OKSANA)) == 1)
+        await fake.push(chat=group_chat(GROUP), **{"from": user(ANN, "Ann", language_code="ru")}, text="/language en")
         await fake.wait_for(lambda: len(fake.sent(GROUP)) == 1)
     assert fake.sent(OLGA)[0]["text"] == "Теперь этот чат говорит по-русски."
+    assert fake.sent(OKSANA)[0]["text"] == "Тепер цей чат розмовляє українською."
     assert fake.sent(GROUP)[0]["text"] == "Менять язык группы могут только её администраторы."
     async with running_bot(bot_settings):
-        await fake.push(chat=private_chat(OLGA), **{"from": person(OLGA, "en", "Olga")}, text="/help")
+        await fake.push(chat=private_chat(OLGA), **{"from": user(OLGA, "Olga", language_code="en")}, text="/help")
+        await fake.push(chat=private_chat(OKSANA), **{"from": user(OKSANA, "Oksana", language_code="ru")},
+                        text="/labels")
         fake.members[(GROUP, ANN)] = "administrator"
-        await fake.push(chat=group_chat(GROUP), **{"from": person(ANN, "ru", "Ann")}, text="/language en")
-        await fake.wait_for(lambda: len(fake.sent(OLGA)) == 2 and len(fake.sent(GROUP)) == 2)
-        await fake.push(chat=group_chat(GROUP), **{"from": person(IVAN, "ru")}, text="/top")
+        await fake.push(chat=group_chat(GROUP), **{"from": user(ANN, "Ann", language_code="ru")}, text="/language en")
+        await fake.wait_for(lambda: len(fake.sent(OLGA)) == 2 and len(fake.sent(GROUP)) == 2
+                            and len(fake.sent(OKSANA)) == 2)
+        await fake.push(chat=group_chat(GROUP), **{"from": user(IVAN, "Ivan", language_code="ru")}, text="/top")
         await fake.wait_for(lambda: len(fake.sent(GROUP)) == 3)
     assert fake.sent(OLGA)[1]["text"].startswith("<b>toonclip</b> угадывает")
+    assert fake.sent(OKSANA)[1]["text"].startswith("Мітки (стандартний набір, 10): кіт, пес, лисиця")
     assert fake.sent(GROUP)[1]["text"] == "This chat now speaks English."
     assert fake.sent(GROUP)[2]["text"] == "No points yet: start a round with /game."  # the chat's choice wins
-
-
-async def test_a_russian_group_plays_in_russian(bot_settings: BotSettings, fake: FakeTelegram,
-                                                samples_dir: Path) -> None:
-    async with running_bot(replace(bot_settings, game_round_seconds=60)):
-        picture = await fake.push(chat=group_chat(GROUP), **{"from": person(IVAN, "ru")},
-                                  photo=fake.photo([(64, 64, sample(samples_dir, "fox"))]))
-        await fake.push(chat=group_chat(GROUP), **{"from": person(IVAN, "ru")}, text="/game", reply_to_message=picture)
-        await fake.wait_for(lambda: any(str(m["text"]).startswith("Какое животное") for m in fake.sent(GROUP)))
-        call = next(c for c in fake.methods("sendMessage") if str(c.params["text"]).startswith("Какое животное"))
-        assert call.params["text"] == "Какое животное видит ИИ?\n0 голосов"
-        buttons = {b["text"]: b["callback_data"] for row in json.loads(call.params["reply_markup"])["inline_keyboard"]
-                   for b in row}
-        assert "лиса" in buttons and all(russian_only(name) for name in buttons)
-        await fake.push_update({"callback_query": {
-            "id": "press-ru", "from": person(OLGA, "ru", "Olga"), "chat_instance": "c", "data": buttons["лиса"],
-            "message": {"message_id": call.result["message_id"], "date": 0, "chat": group_chat(GROUP), "text": "x"}}})
-        await fake.wait_for(lambda: bool(fake.methods("answerCallbackQuery")))
-        assert fake.methods("answerCallbackQuery")[0].params["text"] == "Ваш выбор: лиса"
-        await fake.push(chat=group_chat(GROUP), **{"from": person(IVAN, "ru")}, text="/reveal")
-        await fake.wait_for(lambda: any("ИИ увидел" in str(c.params["text"]) for c in fake.methods("editMessageText")))
-        await fake.push(chat=group_chat(GROUP), **{"from": person(IVAN, "ru")}, text="/top")
-        await fake.wait_for(lambda: any(str(m["text"]).startswith("<b>Таблица лидеров") for m in fake.sent(GROUP)))
-    edits = [str(c.params["text"]) for c in fake.methods("editMessageText")]
-    reveal = next(text for text in edits if "ИИ увидел" in text)
-    assert reveal.startswith("ИИ увидел: <b>лиса</b> (") and "Угадал(а): Olga — одно очко." in reveal
-    assert russian_only(reveal.replace("Olga", ""))
-
-
-async def test_non_latin_labels_with_an_english_model_get_one_note(bot: object, fake: FakeTelegram) -> None:
-    for _ in range(2):
-        await fake.push(chat=private_chat(IVAN), **{"from": person(IVAN, "ru")}, text="/labels кот, собака, лиса")
-    await fake.wait_for(lambda: len(fake.sent(IVAN)) >= 3)
-    texts = [m["text"] for m in fake.sent(IVAN)]
-    assert sum("модель читает по-английски" in t for t in texts) == 1
-    assert sum(t.startswith("Метки заданы (3): кот, собака, лиса") for t in texts) == 2  # stored all the same
-    await fake.push(chat=private_chat(ANN), **{"from": person(ANN, "en", "Ann")}, text="/labels cat, owl")
-    await fake.wait_for(lambda: len(fake.sent(ANN)) == 1)

@@ -1,4 +1,5 @@
-"""A multilingual model reads Russian labels: the tiny one, through the CLI and the bot."""
+"""A multilingual model reads labels in Russian, Ukrainian, Spanish and Portuguese through templates in that
+language: the tiny one, through the CLI and the bot."""
 
 from __future__ import annotations
 
@@ -9,13 +10,41 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+import torch
+
 from bot.settings import BotSettings
 from classifier import ClassifierSettings, ZeroShotClassifier, create_classifier
+from classifier.prompts import (
+    DEFAULT_TEMPLATES,
+    LANGUAGE_TEMPLATES,
+    PORTUGUESE_TEMPLATES,
+    RUSSIAN_TEMPLATES,
+    SPANISH_TEMPLATES,
+    UKRAINIAN_TEMPLATES,
+    check_templates,
+    expand,
+    language_templates,
+    templates_for,
+)
 from tests.conftest import TINY_ML_DIR, running_bot, tiny_multilingual_words
 from tests.fake_telegram import FakeTelegram, private_chat, user
+from tests.idle import until_idle
 
 ROOT = Path(__file__).resolve().parent.parent
-IVAN = 1201
+IVAN, ANA = 1201, 1202
+# label -> the templates it is read through; Cyrillic words both languages write alike stay Russian,
+# and a word Spanish and Portuguese share (gato, pato, elefante) is read as Spanish.
+READ_AS = {
+    "кошка": RUSSIAN_TEMPLATES, "мышь": RUSSIAN_TEMPLATES, "собака": RUSSIAN_TEMPLATES, "пес": RUSSIAN_TEMPLATES,
+    "кіт": UKRAINIAN_TEMPLATES, "лисиця": UKRAINIAN_TEMPLATES, "ведмідь": UKRAINIAN_TEMPLATES,
+    "миша": UKRAINIAN_TEMPLATES, "качка": UKRAINIAN_TEMPLATES, "свиня": UKRAINIAN_TEMPLATES,
+    "zorro": SPANISH_TEMPLATES, "perro": SPANISH_TEMPLATES, "ratón": SPANISH_TEMPLATES, "ñandú": SPANISH_TEMPLATES,
+    "gato": SPANISH_TEMPLATES, "oso polar": SPANISH_TEMPLATES,
+    "raposa": PORTUGUESE_TEMPLATES, "cachorro": PORTUGUESE_TEMPLATES, "leão": PORTUGUESE_TEMPLATES,
+    "onça": PORTUGUESE_TEMPLATES, "urso polar": PORTUGUESE_TEMPLATES,
+    "fox": DEFAULT_TEMPLATES, "red panda": DEFAULT_TEMPLATES, "café": DEFAULT_TEMPLATES, "狐": DEFAULT_TEMPLATES,
+}
 
 
 def env_for(settings: ClassifierSettings) -> dict[str, str]:
@@ -43,16 +72,45 @@ async def test_a_russian_chat_with_russian_labels(ml_settings: ClassifierSetting
                                                   fake: FakeTelegram) -> None:
     words = tiny_multilingual_words()
     samples = TINY_ML_DIR / "samples"
-    async with running_bot(replace(bot_settings, classifier=ml_settings)):
+    async with running_bot(replace(bot_settings, classifier=ml_settings)) as application:
         say = {"chat": private_chat(IVAN), "from": user(IVAN, "Иван", language_code="ru")}
         await fake.push(**say, text="/labels " + ", ".join(words))
         for word in ("лиса", "утка", "слон"):
             await fake.push(**say, photo=fake.photo([(64, 64, (samples / word / "00.png").read_bytes())]))
-        await fake.wait_for(lambda: len(fake.sent(IVAN)) == 4)
+        await fake.push(chat=private_chat(ANA), **{"from": user(ANA, "Ana", language_code="es")},
+                        text="/labels gato, perro, zorro")
+        await until_idle(application, fake)
+    assert [m["text"] for m in fake.sent(ANA)] == ["Etiquetas guardadas (3): gato, perro, zorro"]  # and no note
     texts = [m["text"] for m in fake.sent(IVAN)]
+    assert len(texts) == 4
     assert texts[0].startswith("Метки заданы (10): кошка, собака")  # and no note about an English model
     assert sorted(t.split("</b>")[0].removeprefix("<b>") for t in texts[1:]) == ["лиса", "слон", "утка"]
     assert all(t.split("\n")[0].endswith("\xa0%") for t in texts[1:])
+
+
+def test_each_language_has_eight_templates_for_drawings() -> None:
+    assert set(LANGUAGE_TEMPLATES) == {"ru", "uk", "es", "pt"}
+    for templates in LANGUAGE_TEMPLATES.values():
+        assert len(set(check_templates(templates))) == len(DEFAULT_TEMPLATES)
+    assert language_templates() == (*RUSSIAN_TEMPLATES, *UKRAINIAN_TEMPLATES, *SPANISH_TEMPLATES, *PORTUGUESE_TEMPLATES)
+
+
+@pytest.mark.parametrize("label", list(READ_AS))
+def test_a_label_is_read_through_templates_in_its_language(label: str) -> None:
+    assert templates_for(label, DEFAULT_TEMPLATES) is READ_AS[label]
+
+
+def test_the_classifier_encodes_a_label_through_its_languages_templates(classifier: ZeroShotClassifier) -> None:
+    def mean_of(sentences: list[str]) -> torch.Tensor:
+        return torch.nn.functional.normalize(classifier.clip.encode_texts(sentences).mean(dim=0), dim=-1)
+
+    for label, own in (("zorro", SPANISH_TEMPLATES), ("raposa", PORTUGUESE_TEMPLATES), ("лисиця", UKRAINIAN_TEMPLATES)):
+        def run(label: str = label, own: tuple[str, ...] = own) -> tuple[float, float]:
+            embedding = classifier.label_embeddings([label])[0]
+            return (float(embedding @ mean_of(expand(label, own))),
+                    float(embedding @ mean_of(expand(label, classifier.templates))))
+        in_its_language, in_english = classifier.executor.submit(run).result()  # on the model's thread
+        assert in_its_language > 0.999 and in_english < in_its_language - 0.01, (label, in_its_language, in_english)
 
 
 def test_without_the_extra_the_error_names_it(ml_settings: ClassifierSettings) -> None:
