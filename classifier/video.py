@@ -1,0 +1,172 @@
+"""One picture from a video file (MP4, MOV, WebM, MKV): a keyframe near the middle, read within limits.
+
+GIFs reach Telegram bots as MP4s, videos and round video notes as MP4s, video stickers as WebMs.
+PyAV (FFmpeg's demuxers and decoders, shipped in its wheels) reads them. What a file may cost:
+
+- its size, checked by the caller before it is downloaded or read (ImageLimits.max_bytes);
+- its pixels, read from the stream's header before any frame is decoded. FFmpeg's probing, which
+  fills in the stream's parameters, is told to skip every frame (`skip_frame=all`: H.264, HEVC,
+  MPEG-4, VP8 and AV1 then read headers only; VP9 still decodes its first frame to learn its pixel
+  format) and to refuse any frame over the limit before allocating it (`max_pixels`). The decoder
+  opened afterwards has the same `max_pixels`, whatever the bitstream says after the header;
+- one frame: the keyframe at or before the middle (the first when the middle cannot be reached),
+  sent to the decoder alone and flushed out, so no other frame is decoded;
+- VIDEO_SECONDS of wall time, checked between packets.
+
+Only the MP4 and Matroska demuxers ever see the bytes, chosen from the magic bytes (never FFmpeg's
+guess, which would let a playlist demuxer open other files), and only the decoders of the codecs
+phones and Telegram produce.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Iterator
+
+import av
+import av.error
+from av.container import InputContainer
+from av.video.frame import VideoFrame
+from av.video.stream import VideoStream
+from PIL import Image
+
+from classifier.images import DamagedImage, ImageError, ImageLimits, ImageTooLarge, NotAnImage
+from classifier.messages import whole_if_possible
+
+logger = logging.getLogger(__name__)
+
+VIDEO_SECONDS = 2.0  # wall time for one video, from opening it to its picture
+# FFmpeg codec name -> what users call it. Telegram sends H.264 (GIFs, videos, video notes) and VP9 (stickers).
+CODECS = {"h264": "H.264", "hevc": "HEVC", "vp8": "VP8", "vp9": "VP9", "libdav1d": "AV1", "av1": "AV1",
+          "mpeg4": "MPEG-4"}
+CODEC_NAMES = "H.264, HEVC, VP8, VP9 or AV1"
+_EBML = b"\x1a\x45\xdf\xa3"  # Matroska and WebM
+# ISO base media brands that are pictures (HEIC, AVIF): Pillow's plugins read those.
+_PICTURE_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis")
+
+
+class DamagedVideo(DamagedImage):
+    """The container or the stream could not be read."""
+
+
+class VideoTooLarge(ImageTooLarge):
+    """The stream's header declares more pixels than the limit."""
+
+
+class NoVideoTrack(NotAnImage):
+    """A container without a video stream (sound only) or with a codec we do not decode."""
+
+
+class VideoTooSlow(ImageError):
+    """Reading the video took longer than VIDEO_SECONDS."""
+
+
+def container_format(data: bytes) -> str | None:
+    """The demuxer for data from its magic bytes: 'mp4', 'matroska', or None when it is no video."""
+    if data[:4] == _EBML:
+        return "matroska"
+    if data[4:8] == b"ftyp" and data[8:12] not in _PICTURE_BRANDS:
+        return "mp4"
+    return None
+
+
+def decode_frame(data: bytes, limits: ImageLimits, seconds: float = VIDEO_SECONDS) -> Image.Image:
+    """One RGB picture from a video file, or raise ImageError (one sentence for the user)."""
+    demuxer = container_format(data)
+    if demuxer is None:
+        raise NotAnImage("This file is not a video I can read.")
+    deadline = time.monotonic() + seconds
+    try:
+        with av.open(io.BytesIO(data), mode="r", format=demuxer, options=_probe_options(limits),
+                     timeout=seconds) as container:
+            frame = _one_frame(container, limits, deadline)
+            picture = frame.to_image()
+            rotation = frame.rotation
+    except ImageError:
+        raise
+    except (av.error.FFmpegError, EOFError, ValueError, OverflowError, MemoryError) as exc:
+        logger.debug("Could not decode a video", exc_info=exc)
+        raise DamagedVideo("The video is truncated or damaged and cannot be read.") from exc
+    if rotation in (90, -90, 180, -180):  # the display matrix of a phone held upright
+        picture = picture.rotate(rotation, expand=True)
+    return picture
+
+
+def _probe_options(limits: ImageLimits) -> dict[str, str]:
+    """What FFmpeg's stream probing may do: read headers, decode nothing it can skip, nothing over the limit."""
+    return {"skip_frame": "all", "max_pixels": str(limits.max_pixels)}
+
+
+def _one_frame(container: InputContainer, limits: ImageLimits, deadline: float) -> VideoFrame:
+    if not container.streams.video:
+        raise NoVideoTrack("The file has no video in it, so there is nothing to look at.")
+    stream = container.streams.video[0]
+    codec = stream.codec_context
+    if codec is None or codec.name not in CODECS:
+        name = codec.name.upper() if codec is not None else "This"
+        raise NoVideoTrack("{codec} videos are not supported; send an {codecs} video.", codec=name,
+                           codecs=CODEC_NAMES)
+    width, height = codec.width, codec.height
+    if width < 1 or height < 1:
+        raise DamagedVideo("The video is truncated or damaged and cannot be read.")
+    if width * height > limits.max_pixels:
+        raise VideoTooLarge("The video is {width}×{height} ({megapixels} megapixels); the limit is {limit} "
+                            "megapixels.", width=width, height=height, megapixels=round(width * height / 1e6, 1),
+                            limit=whole_if_possible(limits.max_pixels / 1e6))
+    codec.options = {"max_pixels": str(limits.max_pixels)}
+    codec.thread_count = 1  # one frame: threads would only add start-up cost and delay
+    packet = _keyframe_near_middle(container, stream, deadline)
+    frames = [*codec.decode(packet), *codec.decode(None)]  # this packet alone, then flushed out
+    if not frames:
+        raise DamagedVideo("The video is truncated or damaged and cannot be read.")
+    frame = frames[0]
+    if frame.width * frame.height > limits.max_pixels:  # the decoder checks too; this names the size
+        raise VideoTooLarge("The video is {width}×{height} ({megapixels} megapixels); the limit is {limit} "
+                            "megapixels.", width=frame.width, height=frame.height,
+                            megapixels=round(frame.width * frame.height / 1e6, 1),
+                            limit=whole_if_possible(limits.max_pixels / 1e6))
+    return frame
+
+
+def _keyframe_near_middle(container: InputContainer, stream: VideoStream, deadline: float) -> av.Packet:
+    """The keyframe at or before the middle of the stream; the first keyframe when there is no
+    known duration, the seek fails, or nothing can be read after it (a truncated file)."""
+    middle = _middle(container, stream)
+    if middle:
+        try:
+            container.seek(middle, stream=stream, backward=True)
+            found = next(_keyframes(container, stream, deadline), None)
+            if found is not None:
+                return found
+        except av.error.FFmpegError as exc:
+            logger.debug("Seeking to the middle of a video failed; reading its first keyframe", exc_info=exc)
+        container.seek(_start(stream), stream=stream, backward=True)
+    found = next(_keyframes(container, stream, deadline), None)
+    if found is None:
+        raise DamagedVideo("The video is truncated or damaged and cannot be read.")
+    return found
+
+
+def _keyframes(container: InputContainer, stream: VideoStream, deadline: float) -> Iterator[av.Packet]:
+    """The stream's keyframe packets from where the container stands; other packets are skipped unread."""
+    for packet in container.demux(stream):
+        if time.monotonic() > deadline:
+            raise VideoTooSlow("Reading the video took too long; send a shorter one.")
+        if packet.size and packet.is_keyframe:
+            yield packet
+
+
+def _start(stream: VideoStream) -> int:
+    return stream.start_time if stream.start_time is not None else 0
+
+
+def _middle(container: InputContainer, stream: VideoStream) -> int | None:
+    """The middle of the stream in its time base, or None when the duration is unknown."""
+    if stream.duration and stream.duration > 0:
+        return _start(stream) + stream.duration // 2
+    if container.duration and container.duration > 0 and stream.time_base:
+        seconds = container.duration / av.time_base / 2
+        return _start(stream) + int(seconds / stream.time_base)
+    return None
