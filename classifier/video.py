@@ -86,6 +86,8 @@ def decode_frame(data: bytes, limits: ImageLimits, seconds: float = VIDEO_SECOND
             rotation = frame.rotation
     except ImageError:
         raise
+    except av.error.ExitError as exc:  # FFmpeg's probing, interrupted by the timeout
+        raise VideoTooSlow("Reading the video took too long; send a shorter one.") from exc
     except (av.error.FFmpegError, EOFError, ValueError, OverflowError, MemoryError) as exc:
         logger.debug("Could not decode a video", exc_info=exc)
         raise DamagedVideo("The video is truncated or damaged and cannot be read.") from exc

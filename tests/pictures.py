@@ -231,3 +231,25 @@ def mp4_claiming(width: int, height: int) -> bytes:
         at = data.rindex(parent, 0, config) - 4
         data = data[:at] + struct.pack(">I", struct.unpack(">I", data[at:at + 4])[0] + grown) + data[at + 4:]
     return data[:config - 4] + new_box + data[config - 4 + box_size:]
+
+
+def turned_clockwise(data: bytes) -> bytes:
+    """The MP4 with its track's display matrix saying: show it turned 90° clockwise (a phone held upright)."""
+    at = data.index(b"tkhd") + 4 + 40  # version, flags, times, ids, duration, layer, volume: the matrix follows
+    one = 0x10000
+    return data[:at] + struct.pack(">9i", 0, one, 0, -one, 0, 0, 0, 0, 0x40000000) + data[at + 36:]
+
+
+def sound_only_mp4() -> bytes:
+    """An MP4 holding a tenth of a second of silence and no video."""
+    import av
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), dtype=np.float32), format="fltp", layout="mono")
+        frame.sample_rate = 8000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    return buffer.getvalue()
