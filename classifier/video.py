@@ -32,7 +32,7 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 from PIL import Image
 
-from classifier.images import DamagedImage, ImageError, ImageLimits, ImageTooLarge, NotAnImage
+from classifier.images import FORMAT_NAMES, DamagedImage, ImageError, ImageLimits, ImageTooLarge, NotAnImage
 from classifier.messages import whole_if_possible
 
 logger = logging.getLogger(__name__)
@@ -41,26 +41,9 @@ VIDEO_SECONDS = 2.0  # wall time for one video, from opening it to its picture
 # FFmpeg codec name -> what users call it. Telegram sends H.264 (GIFs, videos, video notes) and VP9 (stickers).
 CODECS = {"h264": "H.264", "hevc": "HEVC", "vp8": "VP8", "vp9": "VP9", "libdav1d": "AV1", "av1": "AV1",
           "mpeg4": "MPEG-4"}
-CODEC_NAMES = "H.264, HEVC, VP8, VP9 or AV1"
 _EBML = b"\x1a\x45\xdf\xa3"  # Matroska and WebM
 # ISO base media brands that are pictures (HEIC, AVIF): Pillow's plugins read those.
 _PICTURE_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis")
-
-
-class DamagedVideo(DamagedImage):
-    """The container or the stream could not be read."""
-
-
-class VideoTooLarge(ImageTooLarge):
-    """The stream's header declares more pixels than the limit."""
-
-
-class NoVideoTrack(NotAnImage):
-    """A container without a video stream (sound only) or with a codec we do not decode."""
-
-
-class VideoTooSlow(ImageError):
-    """Reading the video took longer than VIDEO_SECONDS."""
 
 
 def container_format(data: bytes) -> str | None:
@@ -76,7 +59,7 @@ def decode_frame(data: bytes, limits: ImageLimits, seconds: float = VIDEO_SECOND
     """One RGB picture from a video file, or raise ImageError (one sentence for the user)."""
     demuxer = container_format(data)
     if demuxer is None:
-        raise NotAnImage("This file is not a video I can read.")
+        raise NotAnImage("This file is not a picture I can read; send a {formats} image.", formats=FORMAT_NAMES)
     deadline = time.monotonic() + seconds
     try:
         with av.open(io.BytesIO(data), mode="r", format=demuxer, options=_probe_options(limits),
@@ -87,10 +70,10 @@ def decode_frame(data: bytes, limits: ImageLimits, seconds: float = VIDEO_SECOND
     except ImageError:
         raise
     except av.error.ExitError as exc:  # FFmpeg's probing, interrupted by the timeout
-        raise VideoTooSlow("Reading the video took too long; send a shorter one.") from exc
+        raise _too_slow() from exc
     except (av.error.FFmpegError, EOFError, ValueError, OverflowError, MemoryError) as exc:
         logger.debug("Could not decode a video", exc_info=exc)
-        raise DamagedVideo("The video is truncated or damaged and cannot be read.") from exc
+        raise _damaged() from exc
     if rotation in (90, -90, 180, -180):  # the display matrix of a phone held upright
         picture = picture.rotate(rotation, expand=True)
     return picture
@@ -103,32 +86,28 @@ def _probe_options(limits: ImageLimits) -> dict[str, str]:
 
 def _one_frame(container: InputContainer, limits: ImageLimits, deadline: float) -> VideoFrame:
     if not container.streams.video:
-        raise NoVideoTrack("The file has no video in it, so there is nothing to look at.")
+        raise NotAnImage("The file has no video in it, so there is nothing to look at.")
     stream = container.streams.video[0]
     codec = stream.codec_context
-    if codec is None or codec.name not in CODECS:
-        name = codec.name.upper() if codec is not None else "This"
-        raise NoVideoTrack("{codec} videos are not supported; send an {codecs} video.", codec=name,
-                           codecs=CODEC_NAMES)
+    if codec is None:  # a codec FFmpeg does not know: a damaged or forged header
+        raise _damaged()
+    if codec.name not in CODECS:
+        raise NotAnImage("{codec} videos are not supported; send an H.264, HEVC, VP8, VP9 or AV1 video.",
+                         codec=codec.name.upper())
     width, height = codec.width, codec.height
     if width < 1 or height < 1:
-        raise DamagedVideo("The video is truncated or damaged and cannot be read.")
+        raise _damaged()
     if width * height > limits.max_pixels:
-        raise VideoTooLarge("The video is {width}×{height} ({megapixels} megapixels); the limit is {limit} "
-                            "megapixels.", width=width, height=height, megapixels=round(width * height / 1e6, 1),
-                            limit=whole_if_possible(limits.max_pixels / 1e6))
+        raise _too_many_pixels(width, height, limits)
     codec.options = {"max_pixels": str(limits.max_pixels)}
     codec.thread_count = 1  # one frame: threads would only add start-up cost and delay
     packet = _keyframe_near_middle(container, stream, deadline)
     frames = [*codec.decode(packet), *codec.decode(None)]  # this packet alone, then flushed out
     if not frames:
-        raise DamagedVideo("The video is truncated or damaged and cannot be read.")
+        raise _damaged()
     frame = frames[0]
-    if frame.width * frame.height > limits.max_pixels:  # the decoder checks too; this names the size
-        raise VideoTooLarge("The video is {width}×{height} ({megapixels} megapixels); the limit is {limit} "
-                            "megapixels.", width=frame.width, height=frame.height,
-                            megapixels=round(frame.width * frame.height / 1e6, 1),
-                            limit=whole_if_possible(limits.max_pixels / 1e6))
+    if frame.width * frame.height > limits.max_pixels:  # the decoder refuses them too; this names the size
+        raise _too_many_pixels(frame.width, frame.height, limits)
     return frame
 
 
@@ -147,7 +126,7 @@ def _keyframe_near_middle(container: InputContainer, stream: VideoStream, deadli
         container.seek(_start(stream), stream=stream, backward=True)
     found = next(_keyframes(container, stream, deadline), None)
     if found is None:
-        raise DamagedVideo("The video is truncated or damaged and cannot be read.")
+        raise _damaged()
     return found
 
 
@@ -155,7 +134,7 @@ def _keyframes(container: InputContainer, stream: VideoStream, deadline: float) 
     """The stream's keyframe packets from where the container stands; other packets are skipped unread."""
     for packet in container.demux(stream):
         if time.monotonic() > deadline:
-            raise VideoTooSlow("Reading the video took too long; send a shorter one.")
+            raise _too_slow()
         if packet.size and packet.is_keyframe:
             yield packet
 
@@ -172,3 +151,20 @@ def _middle(container: InputContainer, stream: VideoStream) -> int | None:
         seconds = container.duration / av.time_base / 2
         return _start(stream) + int(seconds / stream.time_base)
     return None
+
+
+# The refusals, each one sentence. Raised as the picture errors' own classes, whose names are how
+# scripts/translations finds sentences to translate; the worker and the bot treat them alike.
+
+def _damaged() -> DamagedImage:
+    return DamagedImage("The video is truncated or damaged and cannot be read.")
+
+
+def _too_slow() -> ImageError:
+    return ImageTooLarge("Reading the video took too long; send a shorter or smaller one.")  # a limit: time
+
+
+def _too_many_pixels(width: int, height: int, limits: ImageLimits) -> ImageTooLarge:
+    return ImageTooLarge("The video is {width}×{height} ({megapixels} megapixels); the limit is {limit} megapixels.",
+                         width=width, height=height, megapixels=round(width * height / 1e6, 1),
+                         limit=whole_if_possible(limits.max_pixels / 1e6))
