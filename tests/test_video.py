@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import json
+import os
 import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from classifier import DamagedImage, ImageLimits, ImageTooLarge, NotAnImage, ZeroShotClassifier, decode_image, video
+from classifier import (
+    ClassifierSettings,
+    DamagedImage,
+    ImageLimits,
+    ImageTooLarge,
+    NotAnImage,
+    ZeroShotClassifier,
+    decode_image,
+    video,
+)
 from tests import pictures
 
+ROOT = Path(__file__).resolve().parent.parent
 LIMITS = ImageLimits()
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 
@@ -150,3 +164,33 @@ def test_the_tiny_model_reads_the_middle_of_a_clip(classifier: ZeroShotClassifie
     picture = decode_image(pictures.story(frames), LIMITS)
     [prediction] = classifier.executor.submit(classifier.classify_images, [picture], ["duck", "fox"]).result()
     assert prediction.label == "fox"
+
+
+def test_the_cli_reads_gifs_and_videos_in_folders_and_from_stdin(settings: ClassifierSettings, samples_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    fox = [Image.open(samples_dir / label / "01.png").convert("RGB") for label in ("duck", "fox", "duck")]
+    tree = tmp_path / "media"
+    tree.mkdir()
+    (tree / "a-gif.mp4").write_bytes(pictures.story(fox))
+    (tree / "b-sticker.webm").write_bytes(pictures.story(fox, fmt="webm", codec="libvpx-vp9"))
+    (tree / "c-real.gif").write_bytes(pictures.encode(fox[1], "GIF"))
+    (tree / "d-no-extension").write_bytes(pictures.story(fox, fmt="matroska"))
+    (tree / "e-text.mp4").write_text("a text file that calls itself a video is skipped in a folder")
+    (tree / "f-sound.mp4").write_bytes(pictures.sound_only_mp4())  # no picture in it: skipped too
+    (tree / "g-cut.mp4").write_bytes(pictures.story(fox)[:300])  # a video, damaged: said
+    env = {**os.environ, "CLIP_MODEL": settings.model, "CLIP_PRETRAINED": settings.pretrained,
+           "CACHE_DIR": str(settings.cache_dir), "CLIP_DEVICE": "cpu"}
+    listed = f"{tree / 'a-gif.mp4'}\n{tree / 'e-text.mp4'}\n"
+    done = subprocess.run([sys.executable, "-m", "classifier", "predict", str(tree), "-", "--json",
+                           "--labels", "duck, fox"], cwd=ROOT, env=env, input=listed, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1, done.stderr  # the cut video and the listed text file fail
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(Path(line["path"]).name, line.get("label") or line["error"]) for line in lines] == [
+        ("a-gif.mp4", "fox"), ("b-sticker.webm", "fox"), ("c-real.gif", "fox"), ("d-no-extension", "fox"),
+        ("g-cut.mp4", "The video is truncated or damaged and cannot be read."),
+        ("a-gif.mp4", "fox"),
+        ("e-text.mp4", "This file is not a picture I can read; send a JPEG, PNG, WEBP, GIF, BMP, TIFF, HEIC or "
+                       "AVIF image."),
+    ]
+    assert "Traceback" not in done.stderr
