@@ -86,10 +86,10 @@ def _clip(media: Animation | Video | VideoNote | Document, kind: str, side: int)
     """A moving picture: its thumbnail when that covers side, else the file (one frame is read from
     it), with the thumbnail to fall back on when the file is over the size limit."""
     thumbnail = media.thumbnail
-    if thumbnail is not None and covers(thumbnail, side):
-        return Picture(thumbnail.file_id, thumbnail.file_size, f"{kind} thumbnail")
-    fallback = Picture(thumbnail.file_id, thumbnail.file_size, f"{kind} thumbnail") if thumbnail else None
-    return Picture(media.file_id, media.file_size, kind, fallback)
+    preview = Picture(thumbnail.file_id, thumbnail.file_size, f"{kind} thumbnail") if thumbnail else None
+    if preview is not None and covers(thumbnail, side):
+        return preview
+    return Picture(media.file_id, media.file_size, kind, fallback=preview)
 
 
 def find_picture(message: Message, side: int) -> Picture:

@@ -38,9 +38,9 @@ from classifier.messages import whole_if_possible
 logger = logging.getLogger(__name__)
 
 VIDEO_SECONDS = 2.0  # wall time for one video, from opening it to its picture
-# FFmpeg codec name -> what users call it. Telegram sends H.264 (GIFs, videos, video notes) and VP9 (stickers).
-CODECS = {"h264": "H.264", "hevc": "HEVC", "vp8": "VP8", "vp9": "VP9", "libdav1d": "AV1", "av1": "AV1",
-          "mpeg4": "MPEG-4"}
+# The only decoders that run (FFmpeg's names; AV1 is dav1d's). Telegram sends H.264 (GIFs, videos,
+# video notes) and VP9 (video stickers); phones record H.264 and HEVC.
+DECODERS = frozenset({"h264", "hevc", "vp8", "vp9", "libdav1d", "av1", "mpeg4"})
 _EBML = b"\x1a\x45\xdf\xa3"  # Matroska and WebM
 # ISO base media brands that are pictures (HEIC, AVIF): Pillow's plugins read those.
 _PICTURE_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis")
@@ -91,7 +91,7 @@ def _one_frame(container: InputContainer, limits: ImageLimits, deadline: float) 
     codec = stream.codec_context
     if codec is None:  # a codec FFmpeg does not know: a damaged or forged header
         raise _damaged()
-    if codec.name not in CODECS:
+    if codec.name not in DECODERS:
         raise NotAnImage("{codec} videos are not supported; send an H.264, HEVC, VP8, VP9 or AV1 video.",
                          codec=codec.name.upper())
     width, height = codec.width, codec.height
