@@ -11,7 +11,10 @@ PyAV (FFmpeg's demuxers and decoders, shipped in its wheels) reads them. What a 
   opened afterwards has the same `max_pixels`, whatever the bitstream says after the header;
 - one frame: the keyframe at or before the middle (the first when the middle cannot be reached),
   sent to the decoder alone and flushed out, so no other frame is decoded;
-- VIDEO_SECONDS of wall time, checked between packets.
+- VIDEO_SECONDS of wall time, checked between packets;
+- its index: FFmpeg's MP4 reader makes an index entry for every sample a track declares before
+  anything else runs, so a few bytes declaring 50 million samples of a fixed size would cost 600 MB.
+  A fixed-size sample table that asks for more bytes than the file holds is refused first.
 
 Only the MP4 and Matroska demuxers ever see the bytes, chosen from the magic bytes (never FFmpeg's
 guess, which would let a playlist demuxer open other files), and only the decoders of the codecs
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import io
 import logging
+import struct
 import time
 from collections.abc import Iterator
 
@@ -60,6 +64,8 @@ def decode_frame(data: bytes, limits: ImageLimits, seconds: float = VIDEO_SECOND
     demuxer = container_format(data)
     if demuxer is None:
         raise NotAnImage("This file is not a picture I can read; send a {formats} image.", formats=FORMAT_NAMES)
+    if demuxer == "mp4" and not _samples_fit(data):
+        raise _damaged()
     deadline = time.monotonic() + seconds
     try:
         with av.open(io.BytesIO(data), mode="r", format=demuxer, options=_probe_options(limits),
@@ -151,6 +157,42 @@ def _middle(container: InputContainer, stream: VideoStream) -> int | None:
         seconds = container.duration / av.time_base / 2
         return _start(stream) + int(seconds / stream.time_base)
     return None
+
+
+_MP4_PARENTS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl"})
+
+
+def _mp4_boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """(type, body start, end) of the boxes between start and end; sizes past end are cut at end,
+    as FFmpeg reads them."""
+    at = start
+    while at + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, at)
+        header = 8
+        if size == 1 and at + 16 <= end:  # a 64-bit size follows the type
+            size, header = struct.unpack_from(">Q", data, at + 8)[0], 16
+        elif size == 0:  # to the end of the parent
+            size = end - at
+        if size < header:
+            return
+        size = min(size, end - at)
+        yield kind, at + header, at + size
+        at += size
+
+
+def _samples_fit(data: bytes) -> bool:
+    """Whether every fixed-size sample table (stsz) asks for no more bytes than the file holds."""
+    parents = [(0, len(data))]
+    while parents:
+        start, end = parents.pop()
+        for kind, body, box_end in _mp4_boxes(data, start, end):
+            if kind in _MP4_PARENTS:
+                parents.append((body, box_end))
+            elif kind == b"stsz" and box_end - body >= 12:
+                sample_size, count = struct.unpack_from(">II", data, body + 4)
+                if sample_size * count > len(data):
+                    return False
+    return True
 
 
 # The refusals, each one sentence. Raised as the picture errors' own classes, whose names are how

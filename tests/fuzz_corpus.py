@@ -181,6 +181,9 @@ def mp4_structural(data: bytes, rng: random.Random) -> Iterator[bytes]:
         if kind in MP4_TABLES:
             for value in (0, 1, 0x7FFFFFFF, 0xFFFFFFFF):
                 yield data[:at + 12] + struct.pack(">I", value) + data[at + 16:]
+        if kind == b"stsz":  # a fixed sample size, and counts up to far more samples than the file holds
+            for count in (1, 1000, 5_000_000, 0x7FFFFFFF):
+                yield data[:at + 12] + struct.pack(">II", 500, count) + data[at + 20:]
     top = [data[at:at + size] for at, size, _ in mp4_boxes(data) if at + size <= len(data)
            and not any(outer < at < outer + outer_size for outer, outer_size, _ in boxes if outer != at)]
     for i in range(len(top)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import struct
 import subprocess
 import sys
 import time
@@ -101,6 +102,20 @@ def test_the_pixel_limit_is_read_from_the_header_before_decoding() -> None:
         decode_image(claim, LIMITS)
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mb < 50  # a decoded 8000×8000 frame would take 96 MB
+
+
+def test_a_sample_table_larger_than_the_file_is_refused_before_ffmpeg_indexes_it() -> None:
+    data = pictures.story(scenes(), faststart=True)
+    table = data.index(b"stsz") - 4  # size, type, version and flags, then the sample size and count
+    bomb = data[:table + 12] + struct.pack(">II", 500, 50_000_000) + data[table + 20:]
+    index = bomb.index(b"moov") - 4
+    past_the_end = bomb[:index] + struct.pack(">I", 0xFFFFFFF0) + bomb[index + 4:]  # FFmpeg cuts it at the end
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for hostile in (bomb, past_the_end):
+        with pytest.raises(DamagedImage, match="truncated or damaged"):
+            decode_image(hostile, LIMITS)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 50  # FFmpeg's index of 50 million samples would take more than 600 MB
 
 
 def test_an_absurd_header_gets_one_sentence() -> None:
