@@ -253,3 +253,10 @@ def sound_only_mp4() -> bytes:
         for packet in [*stream.encode(frame), *stream.encode(None)]:
             out.mux(packet)
     return buffer.getvalue()
+
+
+def mp4_declaring(samples: int, sample_size: int = 500) -> bytes:
+    """A small MP4 whose sample table declares `samples` samples of sample_size bytes each."""
+    data = story([Image.new("RGB", (64, 48), colour) for colour in ((255, 0, 0), (0, 0, 255))], faststart=True)
+    table = data.index(b"stsz") - 4  # size, type, version and flags, then the sample size and count
+    return data[:table + 12] + struct.pack(">II", sample_size, samples) + data[table + 20:]

@@ -139,6 +139,7 @@ def hostile_media(samples_dir: Path) -> dict[str, tuple[str, bytes, str, str | N
         "truncated-index-first.mp4": ("video", fox_in_the_middle(samples_dir, faststart=True)[:600], "video/mp4",
                                       damaged),
         "claims-65000x65000.mp4": ("video", pictures.mp4_claiming(65_000, 65_000), "video/mp4", damaged),
+        "declares-50-million-samples.mp4": ("video", pictures.mp4_declaring(50_000_000), "video/mp4", damaged),
         "claims-8000x8000.mp4": ("animation", pictures.mp4_claiming(8000, 8000), "video/mp4",
                                  "The video is 8000×8000 (64.0 megapixels); the limit is 50 megapixels."),
         "text.mp4": ("video", b"this is plain text, not a video\n" * 20, "video/mp4",
