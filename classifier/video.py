@@ -12,9 +12,11 @@ PyAV (FFmpeg's demuxers and decoders, shipped in its wheels) reads them. What a 
 - one frame: the keyframe at or before the middle (the first when the middle cannot be reached),
   sent to the decoder alone and flushed out, so no other frame is decoded;
 - VIDEO_SECONDS of wall time, checked between packets;
-- its index: FFmpeg's MP4 reader makes an index entry for every sample a track declares before
-  anything else runs, so a few bytes declaring 50 million samples of a fixed size would cost 600 MB.
-  A fixed-size sample table that asks for more bytes than the file holds is refused first.
+- its index: FFmpeg's MP4 reader makes an index entry for every sample the sample tables (stsz,
+  stz2) and fragment runs (trun) declare, before anything else runs, so a few bytes declaring 50
+  million samples would cost 600 MB; and it inflates a compressed movie header (cmov) to whatever
+  size the header states. An MP4 declaring more than MAX_SAMPLES samples, or with a compressed
+  header (a QuickTime feature of the 1990s), is refused before FFmpeg opens it.
 
 Only the MP4 and Matroska demuxers ever see the bytes, chosen from the magic bytes (never FFmpeg's
 guess, which would let a playlist demuxer open other files), and only the decoders of the codecs
@@ -42,6 +44,7 @@ from classifier.messages import whole_if_possible
 logger = logging.getLogger(__name__)
 
 VIDEO_SECONDS = 2.0  # wall time for one video, from opening it to its picture
+MAX_SAMPLES = 1_000_000  # frames and sound packets an MP4 may declare: an hour at 60 fps is 216,000
 # The only decoders that run (FFmpeg's names; AV1 is dav1d's). Telegram sends H.264 (GIFs, videos,
 # video notes) and VP9 (video stickers); phones record H.264 and HEVC.
 DECODERS = frozenset({"h264", "hevc", "vp8", "vp9", "libdav1d", "av1", "mpeg4"})
@@ -64,7 +67,7 @@ def decode_frame(data: bytes, limits: ImageLimits, seconds: float = VIDEO_SECOND
     demuxer = container_format(data)
     if demuxer is None:
         raise NotAnImage("This file is not a picture I can read; send a {formats} image.", formats=FORMAT_NAMES)
-    if demuxer == "mp4" and not _samples_fit(data):
+    if demuxer == "mp4" and not _index_is_small(data):
         raise _damaged()
     deadline = time.monotonic() + seconds
     try:
@@ -159,7 +162,7 @@ def _middle(container: InputContainer, stream: VideoStream) -> int | None:
     return None
 
 
-_MP4_PARENTS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl"})
+_MP4_PARENTS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"moof", b"traf"})
 
 
 def _mp4_boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
@@ -180,18 +183,22 @@ def _mp4_boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, 
         at += size
 
 
-def _samples_fit(data: bytes) -> bool:
-    """Whether every fixed-size sample table (stsz) asks for no more bytes than the file holds."""
-    parents = [(0, len(data))]
+def _index_is_small(data: bytes) -> bool:
+    """Whether the MP4 declares at most MAX_SAMPLES samples and has no compressed movie header."""
+    samples, parents = 0, [(0, len(data))]
     while parents:
         start, end = parents.pop()
         for kind, body, box_end in _mp4_boxes(data, start, end):
             if kind in _MP4_PARENTS:
                 parents.append((body, box_end))
-            elif kind == b"stsz" and box_end - body >= 12:
-                sample_size, count = struct.unpack_from(">II", data, body + 4)
-                if sample_size * count > len(data):
-                    return False
+            elif kind == b"cmov":
+                return False
+            elif kind in (b"stsz", b"stz2") and box_end - body >= 12:  # version and flags, size, count
+                samples += struct.unpack_from(">I", data, body + 8)[0]
+            elif kind == b"trun" and box_end - body >= 8:  # version and flags, count
+                samples += struct.unpack_from(">I", data, body + 4)[0]
+            if samples > MAX_SAMPLES:
+                return False
     return True
 
 

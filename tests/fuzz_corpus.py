@@ -4,7 +4,7 @@ Mutations: bit flips, truncation at every structural boundary (PNG chunks, JPEG 
 at random places, repeated and reordered chunks or segments, header fields set to 0, 1 and
 their maximum; plus files in formats Pillow opens that toonclip refuses (DDS with unusual pixel
 formats, ICO, TGA, PSD, JPEG 2000, EPS, PCX, SGI), plain and mutated; plus videos (H.264 MP4s with
-the index last and first, VP9 and VP8 WebMs): truncated at every box and at random, box sizes and
+the index last, first and in fragments, VP9 and VP8 WebMs): truncated at every box and at random, box sizes and
 table counts set to 0, 1 and their maximum, boxes repeated and swapped, frame sizes at 0, 1 and
 65535, and the same bit flips.
 """
@@ -150,8 +150,10 @@ def refused(rng: random.Random) -> Iterator[tuple[str, bytes]]:
         yield f"refused-dds-{fourcc.hex()}", dds(fourcc)
 
 
-MP4_CONTAINERS = (b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"udta", b"mvex")
-MP4_TABLES = (b"stts", b"stss", b"stsc", b"stsz", b"stco", b"co64", b"ctts", b"elst")  # an entry count after 4 bytes
+MP4_CONTAINERS = (b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"udta", b"mvex", b"moof",
+                  b"traf")
+# An entry count after the version and flags.
+MP4_TABLES = (b"stts", b"stss", b"stsc", b"stsz", b"stco", b"co64", b"ctts", b"elst", b"trun")
 
 
 def mp4_boxes(data: bytes, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int, bytes]]:
@@ -206,6 +208,7 @@ def videos(rng: random.Random, per_video: int) -> Iterator[tuple[str, bytes]]:
     made = {
         "mp4": story(scenes, frames_each=4),
         "mp4-faststart": story(scenes, frames_each=4, faststart=True),
+        "mp4-fragmented": story(scenes, frames_each=4, fragmented=True),
         "webm-vp9": story(scenes, frames_each=4, fmt="webm", codec="libvpx-vp9"),
         "webm-vp8": story(scenes, frames_each=4, fmt="webm", codec="libvpx"),
     }

@@ -126,23 +126,25 @@ def corpus() -> dict[str, tuple[bytes, bool]]:
 # Videos: GIFs as Telegram sends them (MP4), videos, video notes, video stickers (WebM)
 
 def clip(frames: list[Image.Image], fmt: str = "mp4", codec: str = "libx264", keyframe_every: int = 0,
-         rate: int = 10, faststart: bool = False) -> bytes:
+         rate: int = 10, faststart: bool = False, fragmented: bool = False) -> bytes:
     """A video of the given frames (all the same size, even sides); keyframe_every=0: the codec's default.
-    faststart: the MP4's index before its data, as streamed files have it (FFmpeg writes it at the end)."""
+    faststart: the MP4's index before its data, as streamed files have it (FFmpeg writes it at the end);
+    fragmented: an empty index, then a fragment (moof, mdat) per keyframe, as live streams have it."""
     import tempfile
 
     import av  # here, so that picture-only tests do not load FFmpeg
 
     with tempfile.TemporaryDirectory() as folder:  # faststart rewrites the file: it needs a real one
         path = f"{folder}/clip.{fmt}"
-        _encode_clip(av, path, frames, fmt, codec, keyframe_every, rate, faststart)
+        flags = "faststart" if faststart else "frag_keyframe+empty_moov" if fragmented else ""
+        _encode_clip(av, path, frames, fmt, codec, keyframe_every, rate, flags)
         with open(path, "rb") as written:
             return written.read()
 
 
 def _encode_clip(av: Any, path: str, frames: list[Image.Image], fmt: str, codec: str, keyframe_every: int,
-                 rate: int, faststart: bool) -> None:
-    container_options = {"movflags": "faststart"} if faststart else {}
+                 rate: int, movflags: str) -> None:
+    container_options = {"movflags": movflags} if movflags else {}
     with av.open(path, "w", format=fmt, container_options=container_options) as out:
         stream = out.add_stream(codec, rate=rate)
         stream.width, stream.height = frames[0].size
@@ -260,3 +262,25 @@ def mp4_declaring(samples: int, sample_size: int = 500) -> bytes:
     data = story([Image.new("RGB", (64, 48), colour) for colour in ((255, 0, 0), (0, 0, 255))], faststart=True)
     table = data.index(b"stsz") - 4  # size, type, version and flags, then the sample size and count
     return data[:table + 12] + struct.pack(">II", sample_size, samples) + data[table + 20:]
+
+
+def mp4_fragment_declaring(samples: int) -> bytes:
+    """A fragmented MP4 whose first fragment's run (trun) declares `samples` samples with no
+    per-sample fields: a few bytes each would have held, none here."""
+    data = story([Image.new("RGB", (64, 48), colour) for colour in ((255, 0, 0), (0, 0, 255))], fragmented=True)
+    run = data.index(b"trun") + 4  # version and flags, then the count
+    return data[:run] + struct.pack(">II", 0x000001, samples) + data[run + 8:]
+
+
+def mp4_compressed_header(megabytes: int) -> bytes:
+    """An MP4 whose movie header is compressed (cmov, zlib) and inflates to `megabytes` MB of nothing."""
+    def box(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+    size = megabytes * 2**20
+    squeeze = zlib.compressobj(9)
+    packed = squeeze.compress(struct.pack(">I4s", size, b"free"))
+    zeros = bytes(2**20)
+    packed += b"".join(squeeze.compress(zeros) for _ in range(megabytes)) + squeeze.flush()
+    header = box(b"cmov", box(b"dcom", b"zlib") + box(b"cmvd", struct.pack(">I", size + 8) + packed))
+    return box(b"ftyp", b"isom\x00\x00\x02\x00isomiso2avc1mp41") + box(b"moov", header)
