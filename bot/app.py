@@ -31,7 +31,8 @@ from classifier import create_classifier, create_worker
 
 logger = logging.getLogger(__name__)
 
-PICTURES = filters.PHOTO | filters.Sticker.ALL | filters.Document.ALL
+PICTURES = (filters.PHOTO | filters.Sticker.ALL | filters.Document.ALL | filters.ANIMATION | filters.VIDEO
+            | filters.VIDEO_NOTE)
 CLASSIFY_CAPTION = filters.CaptionRegex(r"^/classify(@\w+)?(\s|$)")
 GAME_CAPTION = filters.CaptionRegex(r"^/game(@\w+)?(\s|$)")
 # Commands that change a chat's state: the chat's later updates wait for them (bot/ordering.py).

@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m classifier", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    predict = commands.add_parser("predict", help="classify image files (folders are walked; - reads paths from stdin)")
+    predict = commands.add_parser("predict", help="classify pictures, GIFs and videos (folders are walked; "
+                                                  "- reads paths from stdin)")
     predict.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     predict.add_argument("--labels", help='comma-separated labels (default: DEFAULT_LABELS)')
     predict.add_argument("--top-k", type=int, default=3, help="labels to show per image (default 3)")

@@ -1,4 +1,8 @@
-"""Safe, fast image decoding: from untrusted bytes to an RGB picture the model can read."""
+"""Safe, fast image decoding: from untrusted bytes to an RGB picture the model can read.
+
+Pictures go through Pillow's plugins for the accepted formats only; MP4, MOV, WebM and MKV files,
+told by their magic bytes, give one frame through classifier/video.py.
+"""
 
 from __future__ import annotations
 
@@ -91,6 +95,10 @@ def _decode(data: bytes, limits: ImageLimits, target_size: int | None) -> Image.
     try:
         image = Image.open(io.BytesIO(data), formats=_OPEN_FORMATS)
     except UnidentifiedImageError:
+        from classifier import video  # imported here: video.py builds on this module's errors
+
+        if video.container_format(data) is not None:
+            return video.decode_frame(data, limits)
         known = _refused_format(data)
         if known:
             raise NotAnImage("{format} pictures are not supported; send a {formats} image.",

@@ -251,6 +251,51 @@ class FakeTelegram:
         return [{"file_id": self.add_file(data), "file_unique_id": f"p{len(self.files)}", "width": w,
                  "height": h, "file_size": len(data)} for w, h, data in sizes]
 
+    def thumbnail(self, width: int, height: int, data: bytes) -> dict[str, Any]:
+        """A PhotoSize dict for a media file's thumbnail, registering its file."""
+        return {"file_id": self.add_file(data), "file_unique_id": f"t{len(self.files)}", "width": width,
+                "height": height, "file_size": len(data)}
+
+    def _media(self, data: bytes, thumbnail: dict[str, Any] | None, file_size: int | None,
+               **fields: Any) -> dict[str, Any]:
+        media = {"file_id": self.add_file(data), "file_unique_id": f"m{len(self.files)}",
+                 "file_size": len(data) if file_size is None else file_size, **fields}
+        if thumbnail is not None:
+            media["thumbnail"] = thumbnail
+        return media
+
+    def animation(self, data: bytes, width: int, height: int, thumbnail: dict[str, Any] | None = None,
+                  file_size: int | None = None, mime_type: str = "video/mp4") -> dict[str, Any]:
+        """Message fields for a GIF as Telegram delivers it: an MP4 `animation` and, as for older
+        clients, a `document` with the same file."""
+        animation = self._media(data, thumbnail, file_size, width=width, height=height, duration=2,
+                                file_name="giphy.mp4", mime_type=mime_type)
+        document = {key: animation[key] for key in ("file_id", "file_unique_id", "file_size", "file_name",
+                                                     "mime_type")}
+        if thumbnail is not None:
+            document["thumbnail"] = thumbnail
+        return {"animation": animation, "document": document}
+
+    def video(self, data: bytes, width: int, height: int, thumbnail: dict[str, Any] | None = None,
+              file_size: int | None = None, mime_type: str = "video/mp4") -> dict[str, Any]:
+        """A Video dict (message.video)."""
+        return self._media(data, thumbnail, file_size, width=width, height=height, duration=2, mime_type=mime_type)
+
+    def video_note(self, data: bytes, length: int, thumbnail: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A VideoNote dict (message.video_note): the round videos, square."""
+        return self._media(data, thumbnail, None, length=length, duration=2)
+
+    def document(self, data: bytes, file_name: str, mime_type: str,
+                 thumbnail: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A Document dict (message.document)."""
+        return self._media(data, thumbnail, None, file_name=file_name, mime_type=mime_type)
+
+    def sticker(self, data: bytes, *, animated: bool = False, video: bool = False,
+                thumbnail: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A Sticker dict (message.sticker): 512×512; TGS when animated, WebM when video."""
+        return self._media(data, thumbnail, None, width=512, height=512, is_animated=animated, is_video=video,
+                           type="regular")
+
     async def push(self, **message: Any) -> dict[str, Any]:
         """Queue a message update; returns the message."""
         message.setdefault("message_id", next(self._message_ids))

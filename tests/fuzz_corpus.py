@@ -3,7 +3,10 @@
 Mutations: bit flips, truncation at every structural boundary (PNG chunks, JPEG segments) and
 at random places, repeated and reordered chunks or segments, header fields set to 0, 1 and
 their maximum; plus files in formats Pillow opens that toonclip refuses (DDS with unusual pixel
-formats, ICO, TGA, PSD, JPEG 2000, EPS, PCX, SGI), plain and mutated.
+formats, ICO, TGA, PSD, JPEG 2000, EPS, PCX, SGI), plain and mutated; plus videos (H.264 MP4s with
+the index last, first and in fragments, VP9 and VP8 WebMs): truncated at every box and at random, box sizes and
+table counts set to 0, 1 and their maximum, boxes repeated and swapped, frame sizes at 0, 1 and
+65535, and the same bit flips.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Iterator
 
 from PIL import Image
 
-from tests.pictures import encode
+from tests.pictures import encode, story
 
 SEED = 20261128
 ACCEPTED = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF", "AVIF")
@@ -147,6 +150,78 @@ def refused(rng: random.Random) -> Iterator[tuple[str, bytes]]:
         yield f"refused-dds-{fourcc.hex()}", dds(fourcc)
 
 
+MP4_CONTAINERS = (b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"udta", b"mvex", b"moof",
+                  b"traf")
+# An entry count after the version and flags.
+MP4_TABLES = (b"stts", b"stss", b"stsc", b"stsz", b"stco", b"co64", b"ctts", b"elst", b"trun")
+
+
+def mp4_boxes(data: bytes, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int, bytes]]:
+    """(offset, size, type) of every box, depth first; stops at the first size that does not fit."""
+    end = len(data) if end is None else end
+    at = start
+    while at + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[at:at + 8])
+        if size < 8 or at + size > end:
+            return
+        yield at, size, kind
+        if kind in MP4_CONTAINERS:
+            yield from mp4_boxes(data, at + 8, at + size)
+        at += size
+
+
+def mp4_structural(data: bytes, rng: random.Random) -> Iterator[bytes]:
+    """Cuts at every box, sizes and counts at 0, 1 and their maximum, repeated and swapped top-level boxes,
+    the sample entry's width and height at 0, 1 and 65535."""
+    boxes = list(mp4_boxes(data))
+    for at, size, _ in boxes:
+        yield data[:at]
+        yield data[:at + size // 2]
+        for value in (0, 1, 8, 0xFFFFFFFF):
+            yield data[:at] + struct.pack(">I", value) + data[at + 4:]
+    for at, _, kind in boxes:
+        if kind in MP4_TABLES:
+            for value in (0, 1, 0x7FFFFFFF, 0xFFFFFFFF):
+                yield data[:at + 12] + struct.pack(">I", value) + data[at + 16:]
+        if kind == b"stsz":  # a fixed sample size, and counts up to far more samples than the file holds
+            for count in (1, 1000, 5_000_000, 0x7FFFFFFF):
+                yield data[:at + 12] + struct.pack(">II", 500, count) + data[at + 20:]
+    top = [data[at:at + size] for at, size, _ in mp4_boxes(data) if at + size <= len(data)
+           and not any(outer < at < outer + outer_size for outer, outer_size, _ in boxes if outer != at)]
+    for i in range(len(top)):
+        yield b"".join([*top[:i + 1], top[i], *top[i + 1:]])
+    for _ in range(3):
+        shuffled = top[:]
+        i, j = rng.randrange(len(shuffled)), rng.randrange(len(shuffled))
+        shuffled[i], shuffled[j] = shuffled[j], shuffled[i]
+        yield b"".join(shuffled)
+    entry = data.find(b"avc1", data.find(b"stsd"))
+    if entry > 0:
+        for value in (0, 1, 0xFFFF):
+            for offset in (28, 30):
+                yield data[:entry + offset] + struct.pack(">H", value) + data[entry + offset + 2:]
+
+
+def videos(rng: random.Random, per_video: int) -> Iterator[tuple[str, bytes]]:
+    """Valid short clips, then their mutations."""
+    scenes = [picture(rng, (48, 32)) for _ in range(3)]
+    made = {
+        "mp4": story(scenes, frames_each=4),
+        "mp4-faststart": story(scenes, frames_each=4, faststart=True),
+        "mp4-fragmented": story(scenes, frames_each=4, fragmented=True),
+        "webm-vp9": story(scenes, frames_each=4, fmt="webm", codec="libvpx-vp9"),
+        "webm-vp8": story(scenes, frames_each=4, fmt="webm", codec="libvpx"),
+    }
+    for name, data in made.items():
+        yield f"{name}-valid", data
+        count = 0
+        if name.startswith("mp4"):
+            for count, mutated in enumerate(mp4_structural(data, rng), start=1):
+                yield f"{name}-structural-{count}", mutated
+        for i, mutated in enumerate(generic(data, rng, max(per_video - count, per_video // 2))):
+            yield f"{name}-mutated-{i}", mutated
+
+
 def corpus(per_format: int = 250) -> Iterator[tuple[str, bytes]]:
     """(name, bytes) for each file; the same files on every run."""
     rng = random.Random(SEED)
@@ -159,3 +234,4 @@ def corpus(per_format: int = 250) -> Iterator[tuple[str, bytes]]:
         for i, mutated in enumerate(generic(data, rng, max(0, per_format - made))):
             yield f"{fmt.lower()}-mutated-{i}", mutated
     yield from refused(rng)
+    yield from videos(rng, per_format // 2)

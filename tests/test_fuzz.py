@@ -26,12 +26,14 @@ def test_every_fuzzed_file_decodes_or_is_refused_in_one_sentence(patience: float
     assert len(files) >= 2000
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     outcomes: dict[str, int] = {}
+    videos_read = 0
     for name, data in files:
         started = time.perf_counter()
         try:
             picture = decode_image(data, ImageLimits(), target_size=64)
             assert isinstance(picture, Image.Image) and picture.mode == "RGB", name
             outcomes["decoded"] = outcomes.get("decoded", 0) + 1
+            videos_read += name.startswith(("mp4", "webm"))
         except ImageError as exc:
             assert one_sentence(str(exc)), (name, str(exc))
             outcomes[type(exc).__name__] = outcomes.get(type(exc).__name__, 0) + 1
@@ -40,7 +42,10 @@ def test_every_fuzzed_file_decodes_or_is_refused_in_one_sentence(patience: float
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 - rss_before
     assert grown < 300, f"decoding the corpus grew the peak memory by {grown} MB"
     assert outcomes.get("decoded", 0) > 300 and outcomes.get("NotAnImage", 0) > 300, outcomes
-    print(f"\nfuzz corpus: {len(files)} files, {outcomes}, peak memory grew {grown} MB")
+    videos = sum(name.startswith(("mp4", "webm")) for name, _ in files)
+    assert videos >= 500 and videos_read > 100, (videos, videos_read)
+    print(f"\nfuzz corpus: {len(files)} files ({videos} videos, {videos_read} of them read), {outcomes}, "
+          f"peak memory grew {grown} MB")
 
 
 @pytest.mark.slow
