@@ -58,6 +58,8 @@ def changes_chat_state(update: Update) -> bool:
     message = update.effective_message
     if message is not None and (message.migrate_to_chat_id or message.migrate_from_chat_id):
         return True
+    if message is not None and message.media_group_id is not None:
+        return False  # an album's other photos wait for its caption (even /game): they must not wait behind it
     text = (message.text or message.caption or "") if message is not None else ""
     if not text.startswith("/"):
         return False

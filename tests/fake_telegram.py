@@ -53,6 +53,7 @@ class FakeTelegram:
         self.files: dict[str, bytes] = {}
         self.downloads: list[str] = []
         self.delivered: list[int] = []  # update ids returned by getUpdates, in order
+        self.pushed: dict[int, int] = {}  # message id -> the id of the update that carried it
         self.members: dict[tuple[int, int], str] = {}
         self.chats: dict[int, dict[str, Any]] = {}
         # method -> queue of (status, description, retry_after) to answer instead of the real thing
@@ -289,7 +290,7 @@ class FakeTelegram:
             if isinstance(text, str) and text.startswith("/"):
                 message.setdefault(entities, [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}])
         self.chats[message["chat"]["id"]] = message["chat"]
-        await self.push_update({"message": message})
+        self.pushed[message["message_id"]] = await self.push_update({"message": message})
         return message
 
     def upgrade(self, old: dict[str, Any], new_id: int) -> dict[str, Any]:
