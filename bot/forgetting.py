@@ -53,18 +53,19 @@ async def forget_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     t = await svc.speaker_for(update)
     chat = query.message.chat
     what = (query.data or "").partition(":")[2]
+    # The question becomes the answer (its buttons go), then the press is answered.
     if what == KEEP:
-        await query.answer()
         await query.edit_message_text(replies.nothing_forgotten(t))
+        await query.answer()
     elif what == CHAT and await may_change_chat(update, context):
         forgotten = await svc.chats.forget(chat.id)
-        await query.answer()
         await query.edit_message_text(replies.chat_forgotten(t, forgotten), parse_mode=ParseMode.HTML)
+        await query.answer()
     elif what == ME and chat.type == Chat.PRIVATE:
         player = await svc.chats.store.forget_player(query.from_user.id)
         await svc.chats.forget(chat.id)  # this private chat's labels and language are the player's too
-        await query.answer()
         await query.edit_message_text(replies.player_forgotten(t, player), parse_mode=ParseMode.HTML)
+        await query.answer()
     elif what == CHAT:
         await query.answer(replies.admins_only_forget(t))
     else:

@@ -59,10 +59,14 @@ async def until(condition: Callable[[], Awaitable[bool]], timeout: float) -> Non
 
 async def say(fake: FakeTelegram, chat: dict[str, Any], text: str, by: int = ANN) -> str:
     """Send text in chat; returns the bot's answer there."""
-    before = len(fake.sent(chat["id"]))
-    await fake.push(chat=chat, **{"from": user(by, "Ann" if by == ANN else "Bob")}, text=text)
-    await fake.wait_for(lambda: len(fake.sent(chat["id"])) > before)
-    return str(fake.sent(chat["id"])[-1]["text"])
+    message = await fake.push(chat=chat, **{"from": user(by, "Ann" if by == ANN else "Bob")}, text=text)
+
+    def answer() -> list[dict[str, Any]]:
+        return [a for a in fake.sent(chat["id"]) if a.get("reply_parameters", {}).get("message_id")
+                == message["message_id"]]
+
+    await fake.wait_for(lambda: bool(answer()))
+    return str(answer()[-1]["text"])
 
 
 async def a_group_with_history(fake: FakeTelegram, samples_dir: Path, chat: dict[str, Any]) -> None:
