@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -20,8 +21,10 @@ from telegram.ext import Application
 from bot import replies
 from bot.chatlife import DAY_SECONDS
 from bot.i18n import speaker
+from bot.schema import APPLICATION_ID, MIGRATIONS
 from bot.services import SERVICES_KEY, Services
 from bot.settings import BotSettings
+from bot.storage import Storage
 from tests.conftest import running_bot, sample
 from tests.fake_telegram import FakeTelegram, basic_group, group_chat, private_chat, user
 from tests.test_game import buttons, press, start_round
@@ -264,3 +267,22 @@ def test_the_settings_are_read() -> None:
                                      "FORGET_CHECK_SECONDS": "60", "ALBUM_WAIT_SECONDS": "0.5"})
     assert (settings.forget_after_days, settings.forget_check_seconds, settings.album_wait_seconds) == (0, 60, 0.5)
     assert BotSettings(token="t").forget_after_days == 30
+
+
+async def test_a_version_3_database_keeps_its_open_round_and_gets_topics(tmp_path: Path) -> None:
+    path = tmp_path / "v3.sqlite3"
+    with sqlite3.connect(path) as db:
+        for migration in MIGRATIONS[:3]:
+            db.executescript(migration)
+        db.executescript(f"PRAGMA user_version = 3; PRAGMA application_id = {APPLICATION_ID};")
+        db.execute("INSERT INTO rounds (chat_id, starter_id, options, answer, probability, ends_at) "
+                   "VALUES (-5, 1, '[\"fox\", \"cat\"]', 0, 0.9, 1e12)")
+    storage = await Storage.open(path)
+    try:
+        assert await storage.schema_version() == len(MIGRATIONS) == 4
+        [kept] = await storage.open_rounds()
+        assert (kept.chat_id, kept.thread_id, kept.options) == (-5, 0, ("fox", "cat"))
+        assert await storage.open_round(-5, 0, 2, ("a", "b"), 0, 0.5, 1e12) is None  # one per topic
+        assert await storage.open_round(-5, 7, 2, ("a", "b"), 0, 0.5, 1e12) is not None  # another topic
+    finally:
+        await storage.close()
