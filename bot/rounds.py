@@ -18,6 +18,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
 from bot import replies
 from bot.chatlife import ChatLife
+from bot.delivery import may_have_arrived
 from bot.i18n import DEFAULT_LANGUAGE, Speaker, speaker
 from bot.storage import Round, Storage
 from classifier import Prediction
@@ -158,8 +159,11 @@ class Games:
                                         message_thread_id=ended.thread_id or None)
         except Forbidden:
             pass  # bot/delivery.py logged it and marked the chat
-        except TelegramError:
-            logger.exception("Could not reveal round %d in chat %d", ended.id, chat_id)
+        except TelegramError as exc:
+            if may_have_arrived(exc):  # the reveal may be on the players' screens: no traceback, nothing sent again
+                logger.warning("The reveal of round %d may not have reached chat %d: %r", ended.id, chat_id, exc)
+            else:
+                logger.exception("Could not reveal round %d in chat %d", ended.id, chat_id)
 
     async def recover(self) -> None:
         """End the rounds that were open when the bot stopped, so none is left hanging."""
