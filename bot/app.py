@@ -7,19 +7,23 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram import BotCommand, LinkPreviewOptions, Message, Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     Defaults,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest
 
-from bot import game, handlers, replies
+from bot import forgetting, game, handlers, replies
+from bot.albums import Albums
+from bot.chatlife import ChatLife
+from bot.delivery import ChatDelivery
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, readers_of, speaker
 from bot.ordering import ChatOrderedUpdateProcessor
 from bot.ratelimit import UserRateLimit
@@ -36,12 +40,27 @@ PICTURES = (filters.PHOTO | filters.Sticker.ALL | filters.Document.ALL | filters
 CLASSIFY_CAPTION = filters.CaptionRegex(r"^/classify(@\w+)?(\s|$)")
 GAME_CAPTION = filters.CaptionRegex(r"^/game(@\w+)?(\s|$)")
 # Commands that change a chat's state: the chat's later updates wait for them (bot/ordering.py).
-STATE_COMMANDS = frozenset({"labels", "game", "reveal", "language"})
+STATE_COMMANDS = frozenset({"labels", "game", "reveal", "language", "forget"})
+
+
+class _AlbumPart(filters.MessageFilter):
+    """A message of an album (it has a media_group_id)."""
+
+    def filter(self, message: Message) -> bool:
+        return message.media_group_id is not None
+
+
+ALBUM = _AlbumPart(name="album")
 
 
 def changes_chat_state(update: Update) -> bool:
-    """Whether the update is a command that changes its chat's labels or game round."""
+    """Whether the update is a command that changes its chat's labels or game round, or an upgrade's
+    service message (which moves the chat's data)."""
     message = update.effective_message
+    if message is not None and (message.migrate_to_chat_id or message.migrate_from_chat_id):
+        return True
+    if message is not None and message.media_group_id is not None:
+        return False  # an album's other photos wait for its caption (even /game): they must not wait behind it
     text = (message.text or message.caption or "") if message is not None else ""
     if not text.startswith("/"):
         return False
@@ -58,7 +77,7 @@ def build_application(settings: BotSettings, transport: BaseRequest | None = Non
         Application.builder()
         .token(settings.token)
         .concurrent_updates(ChatOrderedUpdateProcessor(settings.concurrent_updates, changes_chat_state))
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(ChatDelivery(max_retries=3))  # also follows upgrades and blocks (bot/delivery.py)
         .post_init(_start_services)
         .post_shutdown(_stop_services)
         # A picture deleted before its answer is ready still gets the answer; no link previews.
@@ -81,21 +100,31 @@ def build_application(settings: BotSettings, transport: BaseRequest | None = Non
     application.bot_data[SETTINGS_KEY] = settings
 
     private = filters.ChatType.PRIVATE
-    application.add_handlers([
-        CommandHandler(["start", "help"], handlers.start),
-        CommandHandler("labels", handlers.labels),
-        CommandHandler("language", handlers.language),
-        CommandHandler("classify", handlers.classify),
-        MessageHandler(PICTURES & CLASSIFY_CAPTION, handlers.classify),
-        CommandHandler("game", game.game),
-        MessageHandler(PICTURES & GAME_CAPTION, game.game),
-        CommandHandler("reveal", game.reveal),
-        CommandHandler("top", game.top),
-        CallbackQueryHandler(game.vote, pattern=rf"^{CALLBACK_PREFIX}:"),
-        CallbackQueryHandler(game.unknown_button),
-        MessageHandler(private & PICTURES & ~filters.CaptionRegex(r"^/"), handlers.picture),
-        MessageHandler(private & filters.TEXT & ~filters.COMMAND, handlers.private_text),
-    ])
+    application.add_handlers({
+        -2: [TypeHandler(Update, handlers.seen)],  # a chat that writes is reachable again
+        -1: [MessageHandler(ALBUM & filters.CAPTION, handlers.remember_album)],  # for the album's other photos
+        0: [
+            MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated),
+            ChatMemberHandler(handlers.membership, ChatMemberHandler.MY_CHAT_MEMBER),
+            CommandHandler(["start", "help"], handlers.start),
+            CommandHandler("labels", handlers.labels),
+            CommandHandler("language", handlers.language),
+            CommandHandler("classify", handlers.classify),
+            MessageHandler(PICTURES & CLASSIFY_CAPTION, handlers.classify),
+            CommandHandler("game", game.game),
+            MessageHandler(PICTURES & GAME_CAPTION, game.game),
+            CommandHandler("reveal", game.reveal),
+            CommandHandler("top", game.top),
+            CommandHandler("forget", forgetting.forget),
+            CommandHandler("privacy", forgetting.privacy),
+            CallbackQueryHandler(game.vote, pattern=rf"^{CALLBACK_PREFIX}:"),
+            CallbackQueryHandler(forgetting.forget_button, pattern=rf"^{forgetting.FORGET_PREFIX}:"),
+            CallbackQueryHandler(game.unknown_button),
+            MessageHandler(filters.PHOTO & ALBUM & ~filters.CAPTION, handlers.album_picture),
+            MessageHandler(private & PICTURES & ~filters.CaptionRegex(r"^/"), handlers.picture),
+            MessageHandler(private & filters.TEXT & ~filters.COMMAND, handlers.private_text),
+        ],
+    })
     application.add_error_handler(handlers.on_error)
     return application
 
@@ -114,10 +143,15 @@ async def _start_services(application: Application) -> None:
         raise
     worker = create_worker(settings.classifier, classifier)
     worker.start()
-    games = Games(storage, application.bot, settings.game_round_seconds)
+    chats = ChatLife(storage, settings.forget_after_days, settings.forget_check_seconds, settings.clock)
+    await chats.start()  # forgets the chats that are due, then every FORGET_CHECK_SECONDS
+    if isinstance(application.bot.rate_limiter, ChatDelivery):
+        application.bot.rate_limiter.chats = chats
+    games = Games(storage, application.bot, settings.game_round_seconds, chats)
     application.bot_data[SERVICES_KEY] = Services(
         settings=settings, classifier=classifier, worker=worker, storage=storage,
-        rate_limit=UserRateLimit(settings.rate_limit_per_minute), games=games,
+        rate_limit=UserRateLimit(settings.rate_limit_per_minute), games=games, chats=chats,
+        albums=Albums(settings.album_wait_seconds),
     )
     await register_commands(application)
     await games.recover()
@@ -142,6 +176,7 @@ async def _stop_services(application: Application) -> None:
     if svc is None:
         return
     await svc.games.stop()
+    await svc.chats.stop()
     await svc.worker.stop()
     await asyncio.to_thread(svc.classifier.close)
     await svc.storage.close()

@@ -13,19 +13,19 @@ from telegram.ext import ContextTypes
 from bot import replies
 from bot.i18n import language_of, speaker
 from bot.recognition import recognise
-from bot.rounds import choose_options, keyboard, parse_callback, seconds_left
+from bot.rounds import choose_options, keyboard, parse_callback, seconds_left, topic_of
 from bot.services import services
 from bot.storage import VoteOutcome
 from bot.turn import picture_command, reply, turn
 
 
 async def game(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Start a round on the picture this command replies to or captions: /game."""
+    """Start a round on the picture this command replies to or captions: /game. One round per forum topic."""
     if (found := await picture_command(update, context, replies.game_usage)) is None:
         return
     now, target = found
-    games, storage = now.svc.games, now.svc.storage
-    running = await storage.open_round_in(now.chat.id)
+    games, storage, topic = now.svc.games, now.svc.storage, topic_of(now.message)
+    running = await storage.open_round_in(now.chat.id, topic)
     if running is not None:
         await reply(now.message, replies.round_running(now.t, seconds_left(running)))
         return
@@ -35,10 +35,10 @@ async def game(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     options, answer = choose_options(prediction, labels, games.rng)
     starter = update.effective_user.id if update.effective_user else 0
-    round_id = await storage.open_round(now.chat.id, starter, tuple(options), answer, prediction.probability,
+    round_id = await storage.open_round(now.chat.id, topic, starter, tuple(options), answer, prediction.probability,
                                         time.time() + games.round_seconds)
     if round_id is None:  # another /game won the race
-        running = await storage.open_round_in(now.chat.id)
+        running = await storage.open_round_in(now.chat.id, topic)
         await reply(now.message, replies.round_running(now.t, seconds_left(running) if running else 0))
         return
     games.schedule_end(round_id, games.round_seconds, now.t)  # ends even if the question below is lost
@@ -71,10 +71,10 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def reveal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """End the chat's round now; only the player who started it may: /reveal."""
+    """End the round of this chat or topic now; only the player who started it may: /reveal."""
     if (now := await turn(update, context)) is None:
         return
-    running = await now.svc.storage.open_round_in(now.chat.id)
+    running = await now.svc.storage.open_round_in(now.chat.id, topic_of(now.message))
     if running is None:
         await reply(now.message, replies.no_round(now.t))
         return

@@ -1,19 +1,24 @@
-"""Telegram handlers: parse the update, call the classifier, reply. No model work happens here."""
+"""Telegram handlers: parse the update, call the classifier, reply. No model work happens here.
+
+Also the updates that tell of a chat's life (upgrades, the bot removed or blocked; bot/chatlife.py)
+and the photos of an album, which follow the album's caption (bot/albums.py)."""
 
 from __future__ import annotations
 
 import logging
 
-from telegram import Chat, ChatMember, Message, Update
-from telegram.error import TelegramError
+from telegram import Chat, ChatMember, ChatMemberRestricted, Message, Update
+from telegram.error import ChatMigrated, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import replies
+from bot.chatstore import Gone
 from bot.delivery import may_have_arrived
 from bot.i18n import LANGUAGES, language_of, speaker
 from bot.labelscript import mostly_not_english
 from bot.recognition import recognise
-from bot.turn import Turn, command_argument, picture_command, reply, turn
+from bot.services import services
+from bot.turn import Turn, addressed_to_another_bot, command_argument, picture_command, reply, turn
 from classifier import LabelError, parse_labels
 
 logger = logging.getLogger(__name__)
@@ -135,8 +140,72 @@ async def private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await reply(now.message, replies.private_hint(now.t))
 
 
+async def remember_album(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Before anything else: remember an album's caption for the album's other photos."""
+    message = update.effective_message
+    if message is not None and message.media_group_id and message.caption is not None:
+        services(context).albums.captioned(message.chat_id, message.media_group_id, message.caption)
+
+
+async def album_picture(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A photo of an album without a caption of its own: it follows the album's caption (labels or /classify;
+    /game plays the album's first photo only). Without one, a private chat still gets its answer."""
+    if (now := await turn(update, context)) is None or now.message.media_group_id is None:
+        return
+    caption = await now.svc.albums.caption_of(now.chat.id, now.message.media_group_id)
+    private = now.chat.type == Chat.PRIVATE
+    if caption is None or not caption.startswith("/"):
+        if private:
+            await classify_and_answer(now, context, now.message, caption if caption and is_label_list(caption) else "")
+        return
+    command = caption.split(maxsplit=1)[0][1:].split("@", 1)[0].lower()
+    if command == "classify" and not addressed_to_another_bot(caption, context.bot.username):
+        await classify_and_answer(now, context, now.message, command_argument(caption))
+
+
+async def seen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Before anything else: someone wrote or pressed a button in a chat, so it is reachable again."""
+    chat = update.effective_chat
+    if chat is not None and update.my_chat_member is None and not services(context).chats.reachable(chat.id):
+        await services(context).chats.back(chat.id)
+
+
+async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A group became a supergroup: its data moves along, on whichever of the two service messages comes first."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.migrate_to_chat_id:
+        await services(context).chats.moved(message.chat_id, message.migrate_to_chat_id)
+    elif message.migrate_from_chat_id:
+        await services(context).chats.moved(message.migrate_from_chat_id, message.chat_id)
+
+
+async def membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The bot was added to a chat, removed, blocked or muted (my_chat_member)."""
+    change = update.my_chat_member
+    if change is None:
+        return
+    chats, member, chat = services(context).chats, change.new_chat_member, change.chat
+    if member.status in (ChatMember.LEFT, ChatMember.BANNED) or (
+            isinstance(member, ChatMemberRestricted) and not member.is_member):
+        await chats.gone(chat.id, Gone.BLOCKED if chat.type == Chat.PRIVATE else Gone.REMOVED)
+    elif isinstance(member, ChatMemberRestricted) and not member.can_send_messages:
+        await chats.gone(chat.id, Gone.MUTED)
+    else:
+        await chats.back(chat.id)
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the traceback; tell the user one short sentence, unless a send may have reached them."""
+    """Log the traceback; tell the user one short sentence, unless a send may have reached them or
+    Telegram refuses to deliver there."""
+    if isinstance(context.error, Forbidden):
+        return  # blocked, removed or muted: an answer, not a bug; bot/delivery.py logged it and marked the chat
+    if isinstance(context.error, ChatMigrated):  # an edit in a group that became a supergroup; its data moved
+        logger.info("A request named a message of chat %s, now a supergroup: %s",
+                    update.effective_chat.id if isinstance(update, Update) and update.effective_chat else "?",
+                    context.error)
+        return
     if context.error is not None and may_have_arrived(context.error):
         # The answer may be on the user's screen already: an apology (or the answer again) would be wrong.
         logger.warning("A request to Telegram failed after it may have been delivered; not apologising: %r",

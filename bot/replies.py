@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from bot.chatstore import ForgottenChat, ForgottenPlayer
 from bot.i18n import N_, Speaker
 from classifier import MAX_LABEL_CHARS, MAX_LABELS, MIN_LABELS, Prediction
 from classifier.messages import Explained
@@ -130,6 +131,78 @@ def reveal(t: Speaker, answer: str, probability: float, winners: Sequence[str], 
     return "\n".join(lines)
 
 
+def admins_only_forget(t: Speaker) -> str:
+    return t("Only the group's admins can delete its data.")
+
+
+def forget_usage(t: Speaker) -> str:
+    return t("Send /forget to delete what I keep about this chat, or /forget me in a private chat with me "
+             "to delete your name, votes and points everywhere.")
+
+
+def forget_me_in_private(t: Speaker) -> str:
+    return t("Send /forget me in a private chat with me: your name, votes and points are deleted from every chat.")
+
+
+def forget_chat_question(t: Speaker) -> str:
+    return t("Delete everything I keep about this chat: its labels, language, notes, game rounds, votes and "
+             "scores? This cannot be undone.")
+
+
+def forget_me_question(t: Speaker) -> str:
+    return t("Delete your name, votes and points from every chat, and this chat's labels and language? "
+             "This cannot be undone.")
+
+
+def forget_button(t: Speaker) -> str:
+    return t("Delete")
+
+
+def keep_button(t: Speaker) -> str:
+    return t("Keep")
+
+
+def nothing_forgotten(t: Speaker) -> str:
+    return t("Nothing was deleted.")
+
+
+def chat_forgotten(t: Speaker, forgotten: ForgottenChat) -> str:
+    """What /forget deleted, counted."""
+    return t("Deleted everything I kept about this chat — label sets: {labels}, language choices: {language}, "
+             "notes: {notes}, game rounds: {rounds}, votes: {votes}, scores: {scores}.",
+             labels=forgotten.labels, language=forgotten.language, notes=forgotten.notes, rounds=forgotten.rounds,
+             votes=forgotten.votes, scores=forgotten.scores)
+
+
+def player_forgotten(t: Speaker, player: ForgottenPlayer) -> str:
+    """What /forget me deleted, counted."""
+    return t("Deleted your name, votes and points from every chat — votes: {votes}, points: {points}, "
+             "chats: {chats} — and this chat's labels and language.",
+             votes=player.votes, points=player.points, chats=player.chats)
+
+
+def privacy(t: Speaker, forget_after_days: int) -> str:
+    """/privacy: what is kept, for how long, who sees it and how to delete it, on one screen."""
+    if forget_after_days:
+        kept = t.plural("When I am removed from a group or blocked, what I keep about that chat is deleted "
+                        "{n} day later, unless I am back by then.",
+                        "When I am removed from a group or blocked, what I keep about that chat is deleted "
+                        "{n} days later, unless I am back by then.", forget_after_days)
+    else:
+        kept = t("When I am removed from a group or blocked, what I keep about that chat is deleted at once.")
+    return "\n".join((
+        t("<b>Privacy</b>"),
+        t("<b>What I keep</b>, per chat: its labels and language, and for the guessing game its rounds, votes and "
+          "scores, with the players' Telegram ids and names. Never a picture: pictures are looked at in memory "
+          "and dropped once answered."),
+        t("<b>Who sees it</b>: the chat's members see its labels and leaderboard; the bot's owner can read "
+          "the database. Nobody else."),
+        t("<b>For how long</b>: until it is deleted.") + " " + kept,
+        t("<b>How to delete it</b>: /forget deletes everything about this chat (in groups, admins only); "
+          "/forget me, in a private chat with me, deletes your name, votes and points in every chat."),
+    ))
+
+
 def button_invalid(t: Speaker) -> str:
     return t("This button is not valid.")
 
@@ -186,6 +259,7 @@ def help_text(t: Speaker) -> str:
         t("• /game — reply to a picture (or caption one) to start a round: guess what the AI sees!"),
         t("• /reveal — end your round early. /top — the chat's leaderboard."),
         t("• /language en, ru, uk, es or pt — the chat's language."),
+        t("• /privacy — what I keep and how to delete it: /forget (this chat), /forget me (you, everywhere)."),
         t("• /help — this message."),
     ))
 
@@ -196,6 +270,7 @@ COMMAND_DESCRIPTIONS = (
     ("game", N_("guess what the AI sees (reply to a picture)")),
     ("top", N_("this chat's leaderboard")),
     ("language", N_("the chat's language: en, ru, uk, es or pt")),
+    ("privacy", N_("what the bot keeps, and how to delete it")),
     ("help", N_("how to use the bot")),
 )
 

@@ -1,7 +1,8 @@
 """Game rounds while they run: their timers, the vote-count edits and the reveal.
 
-Rounds themselves live in the database (bot/storage.py); this keeps what only a running bot has:
-the tasks that end a round on time and show its vote count, and the language it was started in.
+Rounds themselves live in the database (bot/storage.py), one open round per chat and forum topic;
+this keeps what only a running bot has: the tasks that end a round on time and show its vote count,
+and the language it was started in. Nothing is sent to a chat that blocked or removed the bot.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import logging
 import random
 import time
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
 from bot import replies
+from bot.chatlife import ChatLife
+from bot.delivery import may_have_arrived
 from bot.i18n import DEFAULT_LANGUAGE, Speaker, speaker
 from bot.storage import Round, Storage
 from classifier import Prediction
@@ -56,6 +59,11 @@ def keyboard(round_id: int, options: tuple[str, ...] | list[str], t: Speaker) ->
     return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
 
 
+def topic_of(message: Message) -> int:
+    """The forum topic a message was sent in, whose round it plays; 0 outside topics."""
+    return message.message_thread_id or 0 if message.is_topic_message else 0
+
+
 def seconds_left(open_round: Round) -> int:
     return max(0, round(open_round.ends_at - time.time()))
 
@@ -63,9 +71,10 @@ def seconds_left(open_round: Round) -> int:
 class Games:
     """Owns the round timers and the edits of round messages; rounds themselves live in the database."""
 
-    def __init__(self, storage: Storage, bot: Bot, round_seconds: float) -> None:
+    def __init__(self, storage: Storage, bot: Bot, round_seconds: float, chats: ChatLife) -> None:
         self.storage = storage
         self.bot = bot
+        self.chats = chats
         self.round_seconds = round_seconds
         self.rng = random.Random()
         self._timers: dict[int, asyncio.Task[None]] = {}
@@ -88,7 +97,8 @@ class Games:
         self._count_edits.pop(round_id, None)
         async with self._lock(round_id):
             current = await self.storage.get_round(round_id)
-            if current is None or current.closed or current.message_id is None:
+            if (current is None or current.closed or current.message_id is None
+                    or not self.chats.reachable(current.chat_id)):
                 return
             count = await self.storage.vote_count(round_id)
             t = self._speakers.get(round_id, speaker(DEFAULT_LANGUAGE))
@@ -123,18 +133,37 @@ class Games:
             await self.storage.get_language(ended.chat_id) or DEFAULT_LANGUAGE)
         text = replies.reveal(t, ended.options[ended.answer], ended.probability,
                               [v.name for v in votes if v.option == ended.answer], len(votes), restarted)
-        async with self._lock(round_id):
-            try:
-                if ended.message_id is None:
-                    raise BadRequest("no round message")
-                await self.bot.edit_message_text(text, chat_id=ended.chat_id, message_id=ended.message_id,
-                                                 parse_mode=ParseMode.HTML)
-            except BadRequest:
-                await self.bot.send_message(ended.chat_id, text, parse_mode=ParseMode.HTML)
-            except TelegramError:
-                logger.exception("Could not reveal round %d in chat %d", ended.id, ended.chat_id)
+        if self.chats.reachable(ended.chat_id):
+            async with self._lock(round_id):
+                await self._reveal(ended, text)
+        else:
+            logger.debug("Round %d ended in chat %d, which cannot be reached; not revealed", ended.id, ended.chat_id)
         self._message_locks.pop(round_id, None)
         return True
+
+    async def _reveal(self, ended: Round, text: str) -> None:
+        """Edit the round's message into the reveal; when it cannot be edited (deleted, or left behind in a
+        group that became a supergroup), send the reveal anew, into the round's topic."""
+        chat_id = ended.chat_id
+        try:
+            if ended.message_id is not None:
+                try:
+                    await self.bot.edit_message_text(text, chat_id=chat_id, message_id=ended.message_id,
+                                                     parse_mode=ParseMode.HTML)
+                    return
+                except ChatMigrated as exc:
+                    chat_id = exc.new_chat_id
+                except BadRequest as exc:
+                    logger.debug("Round %d's message cannot be edited (%s); sending the reveal", ended.id, exc)
+            await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
+                                        message_thread_id=ended.thread_id or None)
+        except Forbidden:
+            pass  # bot/delivery.py logged it and marked the chat
+        except TelegramError as exc:
+            if may_have_arrived(exc):  # the reveal may be on the players' screens: no traceback, nothing sent again
+                logger.warning("The reveal of round %d may not have reached chat %d: %r", ended.id, chat_id, exc)
+            else:
+                logger.exception("Could not reveal round %d in chat %d", ended.id, chat_id)
 
     async def recover(self) -> None:
         """End the rounds that were open when the bot stopped, so none is left hanging."""

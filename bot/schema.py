@@ -64,8 +64,25 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (chat_id, note)
     );
     """,
+    # 4: a chat's life on Telegram: groups upgraded to supergroups (old id -> new id), chats the bot
+    # cannot reach (blocked, removed, not allowed to write) since when, and one open round per forum topic
+    # (thread_id 0: the chat has no topics, or the General topic)
+    """
+    CREATE TABLE chat_moves (
+        old_chat_id INTEGER PRIMARY KEY,
+        new_chat_id INTEGER NOT NULL,
+        moved_at REAL NOT NULL
+    );
+    CREATE TABLE unreachable_chats (
+        chat_id INTEGER PRIMARY KEY,
+        reason TEXT NOT NULL,
+        since REAL NOT NULL
+    );
+    ALTER TABLE rounds ADD COLUMN thread_id INTEGER NOT NULL DEFAULT 0;
+    DROP INDEX one_open_round_per_chat;
+    CREATE UNIQUE INDEX one_open_round_per_topic ON rounds(chat_id, thread_id) WHERE closed = 0;
+    """,
 )
-
 
 
 class StorageError(RuntimeError):

@@ -1,5 +1,5 @@
 """What the handlers share, owned by the application: settings, the classifier and its worker, storage,
-the per-user rate limit and the running game rounds."""
+the per-user rate limit, the running game rounds, the chats' lives and the albums' captions."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import cast
 from telegram import Chat, Update
 from telegram.ext import ContextTypes
 
+from bot.albums import Albums
+from bot.chatlife import ChatLife
 from bot.i18n import Speaker, language_of, speaker
 from bot.ratelimit import UserRateLimit
 from bot.rounds import Games
@@ -28,6 +30,8 @@ class Services:
     storage: Storage
     rate_limit: UserRateLimit
     games: Games
+    chats: ChatLife
+    albums: Albums
 
     async def labels_for(self, chat_id: int) -> tuple[str, ...]:
         """The chat's label set, or the default one."""

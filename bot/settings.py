@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,12 @@ class BotSettings:
     concurrent_updates: int = 256
     rate_limit_per_minute: int = 20
     game_round_seconds: float = 30.0
+    # A removed or blocked chat's data is deleted this many days later, unless the bot is back (0: at once).
+    forget_after_days: int = 30
+    forget_check_seconds: float = 3600.0  # how often chats due to be forgotten are looked for
+    album_wait_seconds: float = 2.0  # how long an album's photo waits for the album's caption
+    # What time it is, in Unix seconds, for forgetting: tests pass a clock they can move.
+    clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
     poll_timeout_seconds: float = 10.0
     # Telegram HTTP timeouts for a loaded bot, not python-telegram-bot's 5 s (README, Limits and safety)
     connect_timeout_seconds: float = 10.0
@@ -61,6 +68,9 @@ class BotSettings:
             concurrent_updates=get.number("CONCURRENT_UPDATES", defaults.concurrent_updates, int, 1),
             rate_limit_per_minute=get.number("RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, int, 0),
             game_round_seconds=get.number("GAME_ROUND_SECONDS", defaults.game_round_seconds, float, 1),
+            forget_after_days=get.number("FORGET_AFTER_DAYS", defaults.forget_after_days, int, 0),
+            forget_check_seconds=get.number("FORGET_CHECK_SECONDS", defaults.forget_check_seconds, float, 1),
+            album_wait_seconds=get.number("ALBUM_WAIT_SECONDS", defaults.album_wait_seconds, float, 0),
             poll_timeout_seconds=get.number("POLL_TIMEOUT_SECONDS", defaults.poll_timeout_seconds, float, 0),
             connect_timeout_seconds=get.number("TELEGRAM_CONNECT_TIMEOUT_SECONDS", defaults.connect_timeout_seconds,
                                                float, 0.1),

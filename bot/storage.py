@@ -1,6 +1,7 @@
-"""SQLite storage: per-chat label sets, game rounds, votes and scores.
+"""SQLite storage: per-chat label sets, languages, game rounds, votes and scores.
 
-Only chat ids, user ids, display names, label sets and scores are stored; never a picture.
+Only chat ids, user ids, display names, label sets and scores are stored; never a picture. What a
+chat's life on Telegram does to them (upgrades, removals, forgetting) is in bot/chatstore.py.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ LEADERBOARD_SIZE = 10  # /top shows this many players
 class Round:
     id: int
     chat_id: int
+    thread_id: int  # the forum topic it is played in; 0 outside topics
     message_id: int | None
     starter_id: int
     options: tuple[str, ...]
@@ -62,8 +64,13 @@ class Storage:
         # One connection: writes take turns, so one coroutine's transaction never swallows another's statements.
         self._lock = asyncio.Lock()
 
+    @property
+    def db(self) -> aiosqlite.Connection:
+        """The connection, for reads; writes go through transaction()."""
+        return self._db
+
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any error; committed when the block ends."""
         async with self._lock:
             await self._db.execute("BEGIN IMMEDIATE")
@@ -113,7 +120,7 @@ class Storage:
 
     async def set_labels(self, chat_id: int, labels: tuple[str, ...]) -> None:
         """Store the chat's label set; committed when this returns."""
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             await db.execute(
                 "INSERT INTO chat_labels (chat_id, labels, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT(chat_id) DO UPDATE SET labels = excluded.labels, updated_at = excluded.updated_at",
@@ -121,7 +128,7 @@ class Storage:
             )
 
     async def reset_labels(self, chat_id: int) -> None:
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             await db.execute("DELETE FROM chat_labels WHERE chat_id = ?", (chat_id,))
 
     # Languages
@@ -134,7 +141,7 @@ class Storage:
 
     async def set_language(self, chat_id: int, language: str) -> None:
         """Store the chat's language; committed when this returns."""
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             await db.execute(
                 "INSERT INTO chat_language (chat_id, language, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT(chat_id) DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at",
@@ -143,44 +150,46 @@ class Storage:
 
     async def first_time(self, chat_id: int, note: str) -> bool:
         """True the first time a note is asked for in a chat, and never again (committed)."""
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             cursor = await db.execute("INSERT OR IGNORE INTO chat_notes (chat_id, note) VALUES (?, ?)", (chat_id, note))
             return cursor.rowcount == 1
 
     # The guessing game
 
-    async def open_round(self, chat_id: int, starter_id: int, options: tuple[str, ...], answer: int,
-                         probability: float, ends_at: float) -> int | None:
-        """A new open round, or None when the chat already has one."""
+    async def open_round(self, chat_id: int, thread_id: int, starter_id: int, options: tuple[str, ...],
+                         answer: int, probability: float, ends_at: float) -> int | None:
+        """A new open round, or None when the chat's topic already has one."""
         try:
-            async with self._transaction() as db:
+            async with self.transaction() as db:
                 cursor = await db.execute(
-                    "INSERT INTO rounds (chat_id, starter_id, options, answer, probability, ends_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (chat_id, starter_id, json.dumps(list(options), ensure_ascii=False), answer, probability,
-                     ends_at),
+                    "INSERT INTO rounds (chat_id, thread_id, starter_id, options, answer, probability, ends_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (chat_id, thread_id, starter_id, json.dumps(list(options), ensure_ascii=False), answer,
+                     probability, ends_at),
                 )
         except aiosqlite.IntegrityError:
             return None
         return cursor.lastrowid
 
     async def set_round_message(self, round_id: int, message_id: int) -> None:
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             await db.execute("UPDATE rounds SET message_id = ? WHERE id = ?", (message_id, round_id))
 
     async def _rounds(self, where: str, args: tuple[object, ...]) -> list[Round]:
-        query = ("SELECT id, chat_id, message_id, starter_id, options, answer, probability, ends_at, closed "
-                 f"FROM rounds WHERE {where} ORDER BY id")
+        query = ("SELECT id, chat_id, thread_id, message_id, starter_id, options, answer, probability, ends_at, "
+                 f"closed FROM rounds WHERE {where} ORDER BY id")
         async with self._db.execute(query, args) as cursor:
             rows = await cursor.fetchall()
-        return [Round(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5], r[6], r[7], bool(r[8])) for r in rows]
+        return [Round(r[0], r[1], r[2], r[3], r[4], tuple(json.loads(r[5])), r[6], r[7], r[8], bool(r[9]))
+                for r in rows]
 
     async def get_round(self, round_id: int) -> Round | None:
         found = await self._rounds("id = ?", (round_id,))
         return found[0] if found else None
 
-    async def open_round_in(self, chat_id: int) -> Round | None:
-        found = await self._rounds("chat_id = ? AND closed = 0", (chat_id,))
+    async def open_round_in(self, chat_id: int, thread_id: int) -> Round | None:
+        """The open round of a chat's topic (thread 0: the chat outside topics)."""
+        found = await self._rounds("chat_id = ? AND thread_id = ? AND closed = 0", (chat_id, thread_id))
         return found[0] if found else None
 
     async def open_rounds(self) -> list[Round]:
@@ -188,7 +197,7 @@ class Storage:
 
     async def vote(self, round_id: int, user_id: int, name: str, option: int, now: float) -> VoteOutcome:
         """Record a vote, atomically with the round's end."""
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             async with db.execute("SELECT closed, ends_at FROM rounds WHERE id = ?", (round_id,)) as cursor:
                 row = await cursor.fetchone()
             if row is None or row[0] or now >= row[1]:
@@ -208,7 +217,7 @@ class Storage:
 
     async def close_round(self, round_id: int) -> tuple[Round, list[Vote]] | None:
         """End a round and give each right voter a point; None if it was already over."""
-        async with self._transaction() as db:
+        async with self.transaction() as db:
             cursor = await db.execute("UPDATE rounds SET closed = 1 WHERE id = ? AND closed = 0", (round_id,))
             if cursor.rowcount != 1:
                 return None

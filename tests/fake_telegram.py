@@ -4,6 +4,13 @@ It answers the methods the bot uses, serves files, queues updates for getUpdates
 and records every call, so tests can drive the real Application over HTTP. It runs on
 a thread of its own with its own event loop: a bot that starves its own loop is slow to
 the fake as it would be to Telegram, and a timeout in a test means the bot was slow.
+
+A chat's life as Telegram documents it: a group upgraded to a supergroup answers every request
+to its old id with 400 and parameters.migrate_to_chat_id (ChatMigrated), and tells of the upgrade
+with two service messages (migrate_to_chat_id in the old chat, migrate_from_chat_id in the new);
+a chat that blocked or removed the bot answers with 403 Forbidden; the bot's own membership changes
+come as my_chat_member updates; messages in a forum topic carry message_thread_id and
+is_topic_message, and so do the bot's messages sent there.
 """
 
 from __future__ import annotations
@@ -46,12 +53,15 @@ class FakeTelegram:
         self.files: dict[str, bytes] = {}
         self.downloads: list[str] = []
         self.delivered: list[int] = []  # update ids returned by getUpdates, in order
+        self.pushed: dict[int, int] = {}  # message id -> the id of the update that carried it
         self.members: dict[tuple[int, int], str] = {}
         self.chats: dict[int, dict[str, Any]] = {}
         # method -> queue of (status, description, retry_after) to answer instead of the real thing
         self.failures: dict[str, list[tuple[int, str, int | None]]] = {}
         # method -> queue of delays: the call is carried out and recorded, then answered this late
         self.stalls: dict[str, list[float]] = {}
+        self.upgraded: dict[int, int] = {}  # a group's old id -> its supergroup's id
+        self.refusing: dict[int, str] = {}  # chat id -> the Forbidden description it answers with
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(100_000)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -146,6 +156,9 @@ class FakeTelegram:
             if retry_after is not None:
                 body["parameters"] = {"retry_after": retry_after}
             return web.json_response(body, status=status)
+        refusal = self._refusal(params.get("chat_id"))
+        if refusal is not None:
+            return web.json_response(refusal, status=refusal["error_code"])
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return web.json_response({"ok": False, "error_code": 404, "description": f"Not Found: {method}"},
@@ -213,7 +226,24 @@ class FakeTelegram:
         return {"message_id": next(self._message_ids), "date": int(time.time()),
                 "chat": self.chats.get(chat_id, {"id": chat_id, "type": "private"}), "from": BOT_USER, **extra}
 
+    def _refusal(self, chat_id: Any) -> dict[str, Any] | None:
+        """Telegram's answer to any request naming an upgraded group's old id, or a chat that shut the bot out."""
+        try:
+            chat = int(chat_id)
+        except (TypeError, ValueError):
+            return None
+        if chat in self.upgraded:
+            return {"ok": False, "error_code": 400,
+                    "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                    "parameters": {"migrate_to_chat_id": self.upgraded[chat]}}
+        if chat in self.refusing:
+            return {"ok": False, "error_code": 403, "description": self.refusing[chat]}
+        return None
+
     async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
+        if params.get("message_thread_id"):  # sent into a forum topic
+            return self._sent_message(params, text=params["text"], message_thread_id=int(params["message_thread_id"]),
+                                      is_topic_message=True)
         return self._sent_message(params, text=params["text"])
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> Any:
@@ -305,8 +335,42 @@ class FakeTelegram:
             if isinstance(text, str) and text.startswith("/"):
                 message.setdefault(entities, [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}])
         self.chats[message["chat"]["id"]] = message["chat"]
-        await self.push_update({"message": message})
+        self.pushed[message["message_id"]] = await self.push_update({"message": message})
         return message
+
+    def upgrade(self, old: dict[str, Any], new_id: int) -> dict[str, Any]:
+        """Telegram turns a basic group into a supergroup; requests to the old id get ChatMigrated from now.
+        Returns the new chat (the service messages are pushed by the test, in the order it wants)."""
+        self.upgraded[old["id"]] = new_id
+        new = {"id": new_id, "type": "supergroup", "title": old.get("title", "Group")}
+        self.chats[new_id] = new
+        return new
+
+    async def migrate_to(self, old: dict[str, Any], new_id: int, by: dict[str, Any]) -> dict[str, Any]:
+        """The service message in the old group: it became the supergroup new_id."""
+        return await self.push(chat=old, **{"from": by}, migrate_to_chat_id=new_id)
+
+    async def migrate_from(self, new: dict[str, Any], old_id: int, by: dict[str, Any]) -> dict[str, Any]:
+        """The service message in the new supergroup: it was the group old_id."""
+        return await self.push(chat=new, **{"from": by}, migrate_from_chat_id=old_id)
+
+    def refuse(self, chat_id: int, description: str = "Forbidden: bot was blocked by the user") -> None:
+        """From now on the chat answers every request with 403 and this description."""
+        self.refusing[chat_id] = description
+
+    async def my_chat_member(self, chat: dict[str, Any], by: dict[str, Any], old: str, new: str) -> int:
+        """The bot's own membership changed (member, administrator, left, kicked)."""
+        def member(status: str) -> dict[str, Any]:
+            found: dict[str, Any] = {"status": status, "user": BOT_USER}
+            if status == "kicked":
+                found["until_date"] = 0
+            if status == "administrator":
+                found |= dict.fromkeys(ADMIN_FIELDS, False) | {"can_manage_chat": True}
+            return found
+
+        return await self.push_update({"my_chat_member": {"chat": chat, "from": by, "date": int(time.time()),
+                                                          "old_chat_member": member(old),
+                                                          "new_chat_member": member(new)}})
 
     async def push_update(self, update: dict[str, Any]) -> int:
         """Queue an update for getUpdates (on the server's loop, which owns the queue)."""
@@ -359,3 +423,13 @@ def private_chat(user_id: int) -> dict[str, Any]:
 
 def group_chat(chat_id: int, title: str = "Friends") -> dict[str, Any]:
     return {"id": chat_id, "type": "supergroup", "title": title}
+
+
+def basic_group(chat_id: int, title: str = "Friends") -> dict[str, Any]:
+    """A basic group, the kind Telegram upgrades to a supergroup."""
+    return {"id": chat_id, "type": "group", "title": title}
+
+
+def forum(chat_id: int, title: str = "Forum") -> dict[str, Any]:
+    """A supergroup with topics."""
+    return {"id": chat_id, "type": "supergroup", "title": title, "is_forum": True}

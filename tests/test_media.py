@@ -146,7 +146,7 @@ def hostile_media(samples_dir: Path) -> dict[str, tuple[str, bytes, str, str | N
         "claims-8000x8000.mp4": ("animation", pictures.mp4_claiming(8000, 8000), "video/mp4",
                                  "The video is 8000×8000 (64.0 megapixels); the limit is 50 megapixels."),
         "text.mp4": ("video", b"this is plain text, not a video\n" * 20, "video/mp4",
-                     "This file is not a picture I can read; send a JPEG, PNG, WEBP, GIF, BMP, TIFF, HEIC or AVIF "
+                     "This file is not a picture I can read; send a JPEG, PNG, WEBP, GIF, BMP, TIFF, HEIC, AVIF "
                      "image."),
         "empty.mp4": ("video_note", b"", "video/mp4", "The file is empty."),
         "sound-only.mp4": ("document", pictures.sound_only_mp4(), "video/mp4",

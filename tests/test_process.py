@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot.schema import MIGRATIONS
 from bot.storage import Storage, StorageError
 from classifier import ClassifierSettings
 from tests.conftest import sample
@@ -146,7 +147,7 @@ async def test_a_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="belongs to another program"):
         await Storage.open(foreign)
     fresh = await Storage.open(tmp_path / "new.db")
-    assert await fresh.schema_version() == 3
+    assert await fresh.schema_version() == len(MIGRATIONS)
     await fresh.close()
     again = await Storage.open(tmp_path / "new.db")  # our own file opens again
     await again.close()
