@@ -12,6 +12,7 @@ from bot.logs import setup_logging
 from bot.settings import BotSettings
 from bot.storage import StorageError
 from classifier import ModelLoadError, SettingsError
+from classifier.memory import check_memory
 from classifier.settings import read_environment
 
 
@@ -23,7 +24,10 @@ def main() -> int:
         return 2
     setup_logging(settings.token)
     log = logging.getLogger("bot")
+    model = settings.classifier
     try:
+        # Before anything is loaded: a model the machine cannot hold is refused now, not killed mid-conversation.
+        check_memory(model.model, model.pretrained, model.precision, model.device, settings.memory_available_mb)
         run(settings)
     except (ModelLoadError, StorageError) as exc:
         log.error("%s", exc)

@@ -236,13 +236,18 @@ def build_model(spec: ModelSpec, device: torch.device | None = None,
     if not spec.pretrained:
         return _create(spec).to(device=device, dtype=dtype)
     path = _checkpoint_path(spec)
-    with parameters_on_meta():
-        model = _create(spec, device=None)  # None: every tensor stays where it was built
+    model = build_skeleton(spec)
     try:
         load_streaming(model, path, device, dtype)
     except (OSError, RuntimeError, ValueError, KeyError) as exc:
         raise ModelLoadError(f"Could not load {spec.name} from {spec.pretrained}: {exc}") from exc
     return model
+
+
+def build_skeleton(spec: ModelSpec) -> torch.nn.Module:
+    """The architecture of spec with its parameters on the meta device: no memory, no weights yet."""
+    with parameters_on_meta():
+        return _create(spec, device=None)  # None: every tensor stays where it was built
 
 
 def _create(spec: ModelSpec, device: torch.device | str | None = "cpu") -> torch.nn.Module:
