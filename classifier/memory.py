@@ -12,11 +12,14 @@ import resource
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from classifier.model import ModelLoadError, build_skeleton, resolve_precision, resolve_spec
 
 logger = logging.getLogger(__name__)
 
 MB = 2**20
+PRECISION_NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}  # as CLIP_PRECISION says
 # Parameters (millions) of the models the README documents, so that the check needs no download.
 PARAMETERS_MILLIONS = {
     "ViT-B-32-256": 151.3,
@@ -122,7 +125,7 @@ def needed(model: str, pretrained: str, precision: str, device: str) -> Need | N
         return None
     dtype = resolve_precision(precision, device)
     weights = params * 1e6 * dtype.itemsize / MB
-    return Need(extra_mb=weights + RUNTIME_MB + BURST_MB, dtype=str(dtype).removeprefix("torch."))
+    return Need(extra_mb=weights + RUNTIME_MB + BURST_MB, dtype=PRECISION_NAMES.get(dtype, str(dtype)))
 
 
 def check_memory(model: str, pretrained: str, precision: str, device: str, available: float | None) -> None:

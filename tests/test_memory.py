@@ -40,7 +40,7 @@ async def test_python_m_bot_refuses_a_model_the_machine_cannot_hold(
     assert process.returncode == 1, log
     errors = [line for line in log.splitlines() if "ERROR" in line]
     assert len(errors) == 1, log
-    assert "in float32 needs about" in errors[0] and "MB for it" in errors[0]
+    assert "in fp32 needs about" in errors[0] and "MB for it" in errors[0]
     assert "CLIP_MODEL=MobileCLIP2-S0" in errors[0]  # even the smallest suggestion needs more than 40 MB
     assert "Traceback" not in log
     assert fake.methods("getMe") == [] and fake.methods("getUpdates") == []  # it never started
@@ -51,7 +51,7 @@ def test_the_refusal_names_both_figures_and_a_model_that_fits() -> None:
     with pytest.raises(NotEnoughMemory) as caught:
         check_memory("ViT-B-32-256", "datacomp_s34b_b86k", "fp32", "cpu", available=700)
     message = str(caught.value)
-    figures = re.match(r"ViT-B-32-256 in float32 needs about ([\d,]+) MB of memory, but this machine has ([\d,]+) MB",
+    figures = re.match(r"ViT-B-32-256 in fp32 needs about ([\d,]+) MB of memory, but this machine has ([\d,]+) MB",
                        message)
     assert figures, message
     needs, has = (int(figure.replace(",", "")) for figure in figures.groups())
