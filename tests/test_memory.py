@@ -121,9 +121,10 @@ import json, sys, torch
 from classifier.model import load_model
 def status(key):
     return next(int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith(key + ":"))
+before = status("VmRSS")
 clip = load_model(sys.argv[1], sys.argv[2], "cpu", sys.argv[3])
 clip.encode_images(torch.zeros(1, 3, clip.image_size, clip.image_size))
-print(json.dumps({"steady": status("VmRSS"), "peak": status("VmHWM")}))
+print(json.dumps({"before": before, "steady": status("VmRSS"), "peak": status("VmHWM")}))
 """
 
 
@@ -145,8 +146,13 @@ def test_loading_peaks_at_the_loaded_model_not_at_model_plus_checkpoint(tmp_path
                          check=False)
     assert run.returncode == 0, run.stderr
     measured = json.loads(run.stdout.splitlines()[-1])
+    loaded_mb = weights_mb / (2 if precision == "bf16" else 1)
     assert weights_mb > 200
-    assert measured["peak"] - measured["steady"] < 0.2 * weights_mb, measured
+    # Held twice, the weights stay in the process's peak (and often in its resident memory after:
+    # the allocator keeps what was freed), so compare with what the loaded model itself takes, plus
+    # about 90 MB the first forward pass allocates. Here: 306 and 197 MB; 450 and 450 the old way.
+    assert measured["peak"] - measured["before"] < loaded_mb + 0.25 * weights_mb + 100, measured
+    assert measured["peak"] - measured["steady"] < 0.25 * weights_mb, measured
 
 
 def test_memory_use_reports_the_bots_idle_and_peak(settings: ClassifierSettings) -> None:
