@@ -13,6 +13,7 @@ import ctypes
 import logging
 import mmap
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,36 +26,39 @@ from open_clip.model import convert_to_custom_text_state_dict, resize_pos_embed,
 logger = logging.getLogger(__name__)
 
 _MADV_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
+_BUILDING = threading.Lock()
 
 
 @contextmanager
 def parameters_on_meta() -> Iterator[None]:
-    """Modules built inside get their parameters on the meta device; buffers stay real.
+    """Modules built inside, on this thread, get their parameters on the meta device; buffers stay real.
 
     Non-persistent buffers (CLIP's causal attention mask, a text tower's position ids) are not
     in any checkpoint, so they must be computed for real, which torch.device("meta") would not
-    do. The patch is process-wide while it lasts: only the model thread builds modules then.
-    open_clip's warning (on the root logger) that the model it built is random is dropped: its
-    weights follow at once.
+    do. The patch of Module.register_parameter is process-wide while it lasts, so builds take
+    turns and other threads' modules are left alone. open_clip's warning (on the root logger)
+    that the model it built is random is dropped: its weights follow at once.
     """
-    register = torch.nn.Module.register_parameter
+    with _BUILDING:
+        register = torch.nn.Module.register_parameter
+        builder = threading.get_ident()
 
-    def register_on_meta(self: torch.nn.Module, name: str, param: torch.nn.Parameter | None) -> None:
-        register(self, name, param)
-        if param is not None and param.device.type != "meta":
-            self._parameters[name] = type(param)(param.to("meta"), **param.__dict__)
+        def register_on_meta(self: torch.nn.Module, name: str, param: torch.nn.Parameter | None) -> None:
+            register(self, name, param)
+            if param is not None and param.device.type != "meta" and threading.get_ident() == builder:
+                self._parameters[name] = type(param)(param.to("meta"), **param.__dict__)
 
-    def keep(record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("No pretrained weights loaded")
+        def keep(record: logging.LogRecord) -> bool:
+            return not record.getMessage().startswith("No pretrained weights loaded")
 
-    root = logging.getLogger()
-    root.addFilter(keep)
-    torch.nn.Module.register_parameter = register_on_meta  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        torch.nn.Module.register_parameter = register  # type: ignore[method-assign]
-        root.removeFilter(keep)
+        root = logging.getLogger()
+        root.addFilter(keep)
+        torch.nn.Module.register_parameter = register_on_meta  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            torch.nn.Module.register_parameter = register  # type: ignore[method-assign]
+            root.removeFilter(keep)
 
 
 def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import open_clip
@@ -20,6 +21,7 @@ from bot.settings import BotSettings
 from classifier import ClassifierSettings, SettingsError
 from classifier.memory import BURST_MB, RUNTIME_MB, NotEnoughMemory, available_mb, check_memory
 from classifier.model import build_model, resolve_spec
+from classifier.weights import parameters_on_meta
 from tests.fake_telegram import FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +37,12 @@ async def test_python_m_bot_refuses_a_model_the_machine_cannot_hold(
            "MEMORY_AVAILABLE_MB": "40"}
     process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", cwd=tmp_path, env=env,
                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    output, _ = await asyncio.wait_for(process.communicate(), 120)
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), 120)
+    finally:
+        if process.returncode is None:  # it started after all: the test fails, the bot goes
+            process.kill()
+            await process.wait()
     log = output.decode()
     assert process.returncode == 1, log
     errors = [line for line in log.splitlines() if "ERROR" in line]
@@ -161,3 +168,25 @@ def test_memory_use_reports_the_bots_idle_and_peak(settings: ClassifierSettings)
     measured = memory_use(random_weights, burst=16)  # random weights go through a checkpoint, as the bot loads
     assert measured.keys() == {"rss_idle_mb", "rss_peak_mb"}
     assert 100 < measured["rss_idle_mb"] <= measured["rss_peak_mb"] < 10_000
+
+
+def test_building_on_meta_leaves_other_threads_and_torch_as_they_were() -> None:
+    original = torch.nn.Module.register_parameter
+    inside, done = threading.Event(), threading.Event()
+    built: list[torch.nn.Module] = []
+
+    def build_on_meta() -> None:
+        with parameters_on_meta():
+            built.append(torch.nn.Linear(4, 4))
+            inside.set()
+            done.wait(30)
+
+    worker = threading.Thread(target=build_on_meta)
+    worker.start()
+    assert inside.wait(30)
+    elsewhere = torch.nn.Linear(4, 4)  # another thread, while the patch is in place
+    done.set()
+    worker.join(30)
+    assert built[0].weight.device.type == "meta"
+    assert elsewhere.weight.device.type == "cpu"
+    assert torch.nn.Module.register_parameter is original
