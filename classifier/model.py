@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -15,6 +16,7 @@ from typing import Any
 import open_clip
 import torch
 from PIL import Image
+from safetensors import SafetensorError
 
 from classifier.weights import load_streaming, parameters_on_meta
 
@@ -239,8 +241,10 @@ def build_model(spec: ModelSpec, device: torch.device | None = None,
     model = build_skeleton(spec)
     try:
         load_streaming(model, path, device, dtype)
-    except (OSError, RuntimeError, ValueError, KeyError) as exc:
-        raise ModelLoadError(f"Could not load {spec.name} from {spec.pretrained}: {exc}") from exc
+    except (OSError, RuntimeError, ValueError, KeyError, pickle.UnpicklingError, SafetensorError) as exc:
+        reason = ("it is not a PyTorch checkpoint of tensors" if isinstance(exc, pickle.UnpicklingError)
+                  else (str(exc).strip() or type(exc).__name__).splitlines()[0][:300])
+        raise ModelLoadError(f"Could not load {spec.name} from {spec.pretrained}: {reason}") from exc
     return model
 
 

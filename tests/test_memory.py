@@ -18,7 +18,7 @@ from safetensors.torch import save_file
 
 from bot.bench import memory_use
 from bot.settings import BotSettings
-from classifier import ClassifierSettings, SettingsError
+from classifier import ClassifierSettings, ModelLoadError, SettingsError, load_model
 from classifier.memory import BURST_MB, RUNTIME_MB, NotEnoughMemory, available_mb, check_memory
 from classifier.model import build_model, resolve_spec
 from classifier.weights import parameters_on_meta
@@ -190,3 +190,12 @@ def test_building_on_meta_leaves_other_threads_and_torch_as_they_were() -> None:
     assert built[0].weight.device.type == "meta"
     assert elsewhere.weight.device.type == "cpu"
     assert torch.nn.Module.register_parameter is original
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
+def test_a_file_that_is_no_checkpoint_gets_one_sentence(tiny_model: tuple[Path, Path], tmp_path: Path,
+                                                        suffix: str) -> None:
+    config, _ = tiny_model
+    (tmp_path / f"noise{suffix}").write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(ModelLoadError, match=rf"^Could not load \S+ from \S+noise\{suffix}: [^\n]+$"):
+        load_model(str(config), str(tmp_path / f"noise{suffix}"))
