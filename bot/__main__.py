@@ -24,10 +24,10 @@ def main() -> int:
         return 2
     setup_logging(settings.token)
     log = logging.getLogger("bot")
-    model = settings.classifier
+    clip = settings.classifier
     try:
         # Before anything is loaded: a model the machine cannot hold is refused now, not killed mid-conversation.
-        check_memory(model.model, model.pretrained, model.precision, model.device, settings.memory_available_mb)
+        check_memory(clip.model, clip.pretrained, clip.precision, clip.device, settings.memory_available_mb)
         run(settings)
     except (ModelLoadError, StorageError) as exc:
         log.error("%s", exc)

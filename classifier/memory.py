@@ -8,7 +8,7 @@ the kernel's OOM killer mid-conversation.
 from __future__ import annotations
 
 import logging
-import resource
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,20 +43,28 @@ class NotEnoughMemory(ModelLoadError):
 
 @dataclass(frozen=True)
 class Need:
-    """What a model needs on top of this process as it is now, in MB, and how that was found."""
+    """What loading and running a model adds to this process as it is now (MB), in which precision."""
 
     extra_mb: float
     dtype: str
 
 
 def rss_mb() -> float:
-    """This process's resident memory now (VmRSS), in MB."""
+    """This process's resident memory now (VmRSS), in MB; its peak where that cannot be read (not Linux)."""
     return _status_mb("VmRSS") or peak_rss_mb()
 
 
 def peak_rss_mb() -> float:
-    """The most resident memory this process has had (VmHWM), in MB."""
-    return _status_mb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The most resident memory this process has had (VmHWM), in MB; 0 where it cannot be read."""
+    peak = _status_mb("VmHWM")
+    if peak is not None:
+        return peak
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0.0
+    maximum = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maximum / MB if sys.platform == "darwin" else maximum / 1024  # bytes there, kB on Linux
 
 
 def _status_mb(key: str, status: Path = Path("/proc/self/status")) -> float | None:
