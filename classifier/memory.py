@@ -120,7 +120,7 @@ def parameters_millions(model: str, pretrained: str) -> float | None:
         return PARAMETERS_MILLIONS[model]
     try:
         skeleton = build_skeleton(resolve_spec(model, pretrained))
-    except (ModelLoadError, ImportError, OSError, RuntimeError, ValueError) as exc:
+    except (ModelLoadError, ImportError, OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
         logger.info("Could not count the parameters of %s (%s); memory not checked", model, exc)
         return None
     return sum(p.numel() for p in skeleton.parameters()) / 1e6
