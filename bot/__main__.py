@@ -19,6 +19,7 @@ from bot.logs import setup_logging
 from bot.settings import BotSettings
 from bot.storage import StorageError
 from classifier import ClassifierSettings, ModelLoadError, SettingsError
+from classifier.memory import check_memory
 from classifier.settings import read_environment
 
 
@@ -45,7 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     setup_logging(settings.token)
     log = logging.getLogger("bot")
+    clip = settings.classifier
     try:
+        # Before anything is loaded: a model the machine cannot hold is refused now, not killed mid-conversation.
+        check_memory(clip.model, clip.pretrained, clip.precision, clip.device, settings.memory_available_mb)
         run(settings)
     except (ModelLoadError, StorageError) as exc:
         log.error("%s", exc)

@@ -1,10 +1,10 @@
 """python -m bot bench: the classifier's measurements, then photos through the real Application.
 
 Keys: every key of `python -m classifier bench` (classifier/bench.py), plus bot_e2e_p50_ms,
-bot_overhead_ms (with its p10/p90), measured in triples with the model and the worker alone, and
-loop_lag_p99_ms. Telegram is played in process by a python-telegram-bot transport (a
-BaseRequest), so the benchmark needs no network and nothing from the test suite; the HTTP round
-trip to Telegram is not part of the figures.
+bot_overhead_ms (with its p10/p90), measured in triples with the model and the worker alone,
+loop_lag_p99_ms, and rss_idle_mb and rss_peak_mb (measured in a fresh bot process). Telegram is
+played in process by a python-telegram-bot transport (a BaseRequest), so the benchmark needs no
+network and nothing from the test suite; the HTTP round trip to Telegram is not part of the figures.
 """
 
 from __future__ import annotations
@@ -12,12 +12,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import pickle
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from safetensors.torch import save_file
 from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application, started
@@ -26,10 +30,13 @@ from bot.services import SERVICES_KEY, Services
 from bot.settings import BotSettings
 from classifier import bench as classifier_bench
 from classifier.bench import PHOTO_SIZE, SINGLE_RUNS, paired_latency, test_jpeg
+from classifier.memory import peak_rss_mb, rss_mb
+from classifier.model import build_model, resolve_spec
 from classifier.settings import ClassifierSettings
 
 TOKEN = "1:bench"
 BOT_USER = {"id": 1, "is_bot": True, "first_name": "Bench", "username": "bench_bot"}
+MEMORY_BURST = 256  # photos at once for rss_peak_mb
 
 
 class LoopbackTelegram(BaseRequest):
@@ -127,7 +134,7 @@ async def bot_measurements(classifier_settings: ClassifierSettings, burst: int) 
                 await asyncio.gather(*answers)
     results["loop_lag_p99_ms"] = lag.percentile_ms(99)
     results["loop_lag_burst"] = burst
-    return results
+    return results | await asyncio.to_thread(memory_use, classifier_settings)
 
 
 def collect(settings: ClassifierSettings, seconds: float) -> dict[str, Any]:
@@ -139,3 +146,42 @@ def collect(settings: ClassifierSettings, seconds: float) -> dict[str, Any]:
 def run_bench(settings: ClassifierSettings, seconds: float, as_json: bool) -> int:
     classifier_bench.print_results(collect(settings, seconds), as_json)
     return 0
+
+
+def memory_use(classifier_settings: ClassifierSettings, burst: int = MEMORY_BURST) -> dict[str, float]:
+    """rss_idle_mb (the bot once started) and rss_peak_mb (start-up and a burst of photos included),
+    measured in a fresh process that loads its weights from a checkpoint as the bot does (random
+    weights are saved to one first)."""
+    with tempfile.TemporaryDirectory() as folder:
+        settings = classifier_settings
+        if not settings.pretrained:
+            checkpoint = Path(folder) / "random.safetensors"
+            weights = build_model(resolve_spec(settings.model, "")).state_dict()
+            save_file({key: tensor.contiguous() for key, tensor in weights.items()}, checkpoint)
+            del weights
+            settings = replace(settings, pretrained=str(checkpoint))
+        run = subprocess.run([sys.executable, "-m", "bot.bench"], input=pickle.dumps((settings, burst)),
+                             capture_output=True, check=False)
+    if run.returncode != 0:
+        raise RuntimeError(f"The memory measurement failed: {run.stderr.decode(errors='replace')[-2000:]}")
+    measured: dict[str, float] = json.loads(run.stdout.decode().splitlines()[-1])
+    return measured
+
+
+def _memory_in_this_process(classifier_settings: ClassifierSettings, burst: int) -> dict[str, float]:
+    async def measure() -> dict[str, float]:
+        transport = LoopbackTelegram()
+        with tempfile.TemporaryDirectory() as folder:
+            settings = BotSettings(token=TOKEN, classifier=classifier_settings, rate_limit_per_minute=0,
+                                   database_path=Path(folder) / "bench.sqlite3", poll_timeout_seconds=1)
+            async with started(build_application(settings, transport=transport)):
+                idle = rss_mb()
+                photo = test_jpeg(PHOTO_SIZE)
+                await asyncio.gather(*(transport.push_photo(100 + i % 16, photo).wait() for i in range(burst)))
+        return {"rss_idle_mb": idle, "rss_peak_mb": peak_rss_mb()}
+
+    return asyncio.run(measure())
+
+
+if __name__ == "__main__":  # memory_use's fresh process: pickled (settings, burst) in, one JSON line out
+    print(json.dumps(_memory_in_this_process(*pickle.loads(sys.stdin.buffer.read()))))

@@ -38,6 +38,8 @@ class BotSettings:
     read_timeout_seconds: float = 30.0
     write_timeout_seconds: float = 30.0
     pool_timeout_seconds: float = 30.0
+    # Memory the start-up check assumes is free, in MB; None: measured (README, Requirements)
+    memory_available_mb: float | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BotSettings:
@@ -78,4 +80,5 @@ class BotSettings:
             write_timeout_seconds=get.number("TELEGRAM_WRITE_TIMEOUT_SECONDS", defaults.write_timeout_seconds,
                                              float, 0.1),
             pool_timeout_seconds=get.number("TELEGRAM_POOL_TIMEOUT_SECONDS", defaults.pool_timeout_seconds, float, 0.1),
+            memory_available_mb=get.number("MEMORY_AVAILABLE_MB", None, float, 0),
         )

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -15,6 +16,9 @@ from typing import Any
 import open_clip
 import torch
 from PIL import Image
+from safetensors import SafetensorError
+
+from classifier.weights import load_streaming, parameters_on_meta
 
 logger = logging.getLogger(__name__)
 
@@ -125,10 +129,12 @@ def _resolve_spec(model: str, pretrained: str) -> ModelSpec:
             "it may also be a path to a local .pt, .bin or .safetensors checkpoint."
         )
     tag_cfg = open_clip.get_pretrained_cfg(name, pretrained)
+    preprocess = {k: tag_cfg[k] for k in _PREPROCESS_KEYS if k in tag_cfg}
     # openai weights were trained with QuickGELU; open_clip only warns when the
     # architecture does not match, and the model then quietly scores worse.
     quick_gelu = bool(tag_cfg.get("quick_gelu", False))
-    return ModelSpec(name, pretrained, quick_gelu=quick_gelu, identity=f"{model_identity}|{pretrained}")
+    return ModelSpec(name, pretrained, quick_gelu=quick_gelu, preprocess=preprocess,
+                     identity=f"{model_identity}|{pretrained}")
 
 
 def _tag_preprocess(name: str) -> dict[str, Any]:
@@ -221,24 +227,61 @@ def _encode_text_trimmed(model: open_clip.CLIP, tokens: torch.Tensor) -> torch.T
     return projection(x) if isinstance(projection, torch.nn.Linear) else x @ projection
 
 
-def build_model(spec: ModelSpec) -> torch.nn.Module:
-    """Instantiate the architecture of spec on the CPU, with its weights."""
+def build_model(spec: ModelSpec, device: torch.device | None = None,
+                dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    """Instantiate the architecture of spec on device (default the CPU), in dtype, with its weights.
+
+    Weights from a checkpoint stream into a model built without parameters (classifier/weights.py),
+    so the checkpoint and the model are never in memory together.
+    """
+    device = device or torch.device("cpu")
+    if not spec.pretrained:
+        return _create(spec).to(device=device, dtype=dtype)
+    path = _checkpoint_path(spec)
+    model = build_skeleton(spec)
+    try:
+        load_streaming(model, path, device, dtype)
+    except (OSError, RuntimeError, ValueError, KeyError, pickle.UnpicklingError, SafetensorError) as exc:
+        reason = ("it is not a PyTorch checkpoint of tensors" if isinstance(exc, pickle.UnpicklingError)
+                  else (str(exc).strip() or type(exc).__name__).splitlines()[0][:300])
+        raise ModelLoadError(f"Could not load {spec.name} from {spec.pretrained}: {reason}") from exc
+    return model
+
+
+def build_skeleton(spec: ModelSpec) -> torch.nn.Module:
+    """The architecture of spec with its parameters on the meta device: no memory, no weights yet."""
+    with parameters_on_meta():
+        return _create(spec, device=None)  # None: every tensor stays where it was built
+
+
+def _create(spec: ModelSpec, device: torch.device | str | None = "cpu") -> torch.nn.Module:
+    """open_clip's architecture of spec, with random weights."""
     try:
         return open_clip.create_model(
             spec.name,
-            pretrained=spec.pretrained,
+            pretrained=None,
             force_quick_gelu=spec.quick_gelu,
             force_preprocess_cfg=spec.preprocess or None,
-            device="cpu",
+            pretrained_text=False,  # a Hugging Face text tower gets its weights from the checkpoint
+            device=device,
         )
     except RuntimeError as exc:
-        if spec.pretrained and not _is_path(spec.pretrained):
-            raise ModelLoadError(
-                f"The weights for {spec.name} ({spec.pretrained}) are not in the Hugging Face cache and "
-                f"could not be downloaded ({exc}). Start once with internet access, or set CLIP_PRETRAINED "
-                "to a local .pt, .bin or .safetensors checkpoint."
-            ) from exc
-        raise ModelLoadError(f"Could not load {spec.name} from {spec.pretrained}: {exc}") from exc
+        raise ModelLoadError(f"Could not build {spec.name}: {exc}") from exc
+
+
+def _checkpoint_path(spec: ModelSpec) -> Path:
+    """The checkpoint file: the path given, or the tag's file in the Hugging Face cache (downloaded once)."""
+    assert spec.pretrained
+    if _is_path(spec.pretrained):
+        return Path(spec.pretrained)
+    try:
+        return Path(open_clip.download_pretrained(open_clip.get_pretrained_cfg(spec.name, spec.pretrained)))
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ModelLoadError(
+            f"The weights for {spec.name} ({spec.pretrained}) are not in the Hugging Face cache and "
+            f"could not be downloaded ({exc}). Start once with internet access, or set CLIP_PRETRAINED "
+            "to a local .pt, .bin or .safetensors checkpoint."
+        ) from exc
 
 
 def make_preprocess(model: torch.nn.Module) -> Callable[[Image.Image], torch.Tensor]:
@@ -257,8 +300,9 @@ def load_model(model: str, pretrained: str, device: str = "cpu", precision: str 
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ModelLoadError(f"CLIP_DEVICE is {device}, but no CUDA device is available; use cpu.")
     dtype = resolve_precision(precision, device)
+    torch_device = torch.device(device)
     try:
-        clip = build_model(spec)
+        clip = build_model(spec, torch_device, dtype)
         tokenizer = open_clip.get_tokenizer(spec.name)
     except ImportError as exc:  # transformers or sentencepiece, for Hugging Face tokenizers and text towers
         raise ModelLoadError(
@@ -266,7 +310,5 @@ def load_model(model: str, pretrained: str, device: str = "cpu", precision: str 
             "pip install -e '.[multilingual]'"
         ) from exc
     preprocess = make_preprocess(clip)
-    torch_device = torch.device(device)
-    clip = clip.to(device=torch_device, dtype=dtype)
     logger.info("Loaded %s (%s) on %s in %s", spec.name, spec.pretrained or "random weights", device, dtype)
     return ClipModel(clip, preprocess, tokenizer, torch_device, dtype, spec.identity, spec.multilingual)

@@ -15,7 +15,7 @@ CLASSIFIER_KEYS = {
     "single_overhead_ms", "text_encode_ms", "text_cached_ms", "decode_full_ms", "decode_draft_ms",
     "decode_speedup", "model_single_ms", "label_change_stall_ms",
 }
-BOT_KEYS = {"bot_e2e_p50_ms", "bot_overhead_ms", "loop_lag_p99_ms"}
+BOT_KEYS = {"bot_e2e_p50_ms", "bot_overhead_ms", "loop_lag_p99_ms", "rss_idle_mb", "rss_peak_mb"}
 
 
 def bench_report(main: object, settings: ClassifierSettings, monkeypatch: pytest.MonkeyPatch,
