@@ -230,7 +230,7 @@ def test_the_cli_reads_gifs_and_videos_in_folders_and_from_stdin(settings: Class
         ("a-gif.mp4", "fox"), ("b-sticker.webm", "fox"), ("c-real.gif", "fox"), ("d-no-extension", "fox"),
         ("g-cut.mp4", "The video is truncated or damaged and cannot be read."),
         ("a-gif.mp4", "fox"),
-        ("e-text.mp4", "This file is not a picture I can read; send a JPEG, PNG, WEBP, GIF, BMP, TIFF, HEIC or "
+        ("e-text.mp4", "This file is not a picture I can read; send a JPEG, PNG, WEBP, GIF, BMP, TIFF, HEIC, "
                        "AVIF image."),
     ]
     assert "Traceback" not in done.stderr
