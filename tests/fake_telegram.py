@@ -53,6 +53,7 @@ class FakeTelegram:
         # method -> queue of delays: the call is carried out and recorded, then answered this late
         self.stalls: dict[str, list[float]] = {}
         self._update_ids = itertools.count(1)
+        self.last_update_id = 0  # the id of the latest update pushed
         self._message_ids = itertools.count(100_000)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -269,6 +270,7 @@ class FakeTelegram:
 
     async def _push_here(self, update: dict[str, Any]) -> int:
         update_id = next(self._update_ids)
+        self.last_update_id = update_id
         self.updates.append({"update_id": update_id, **update})
         await self._notify()
         return update_id
@@ -290,6 +292,12 @@ class FakeTelegram:
 
     def methods(self, name: str) -> list[Call]:
         return [call for call in self.calls if call.method == name]
+
+    def confirmed(self, update_id: int) -> bool:
+        """Whether the bot has taken the update and every one before it: it polled again past them
+        (python-telegram-bot queues a batch of updates before it asks for the next)."""
+        return update_id == 0 or any(int(call.params.get("offset") or 0) > update_id
+                                     for call in self.methods("getUpdates"))
 
     async def wait_for(self, condition: Callable[[], bool], timeout: float = 60.0) -> None:
         """Wait until condition() holds, re-checked every 10 ms; fail after timeout.
