@@ -47,6 +47,7 @@ class FakeTelegram:
         self.downloads: list[str] = []
         self.delivered: list[int] = []  # update ids returned by getUpdates, in order
         self.members: dict[tuple[int, int], str] = {}
+        self.unsized: set[str] = set()  # file ids whose getFile answer leaves out file_size (it is optional)
         self.chats: dict[int, dict[str, Any]] = {}
         # method -> queue of (status, description, retry_after) to answer instead of the real thing
         self.failures: dict[str, list[tuple[int, str, int | None]]] = {}
@@ -206,8 +207,11 @@ class FakeTelegram:
         file_id = params["file_id"]
         if file_id not in self.files:
             raise LookupError("invalid file_id")
-        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(self.files[file_id]),
-                "file_path": f"files/{file_id}"}
+        found = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(self.files[file_id]),
+                 "file_path": f"files/{file_id}"}
+        if file_id in self.unsized:
+            del found["file_size"]
+        return found
 
     def _sent_message(self, params: dict[str, Any], **extra: Any) -> dict[str, Any]:
         chat_id = int(params["chat_id"])

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 import statistics
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from telegram.ext import Application, CommandHandler
 
 from bot.services import SERVICES_KEY
@@ -155,6 +157,36 @@ async def test_a_file_over_the_size_limit_is_not_downloaded(bot: Application,  #
     [answer] = await answers(fake, ANN, 1)
     assert answer["text"] == "That file is 25.0 MB; the limit is 20 MB."
     assert big not in fake.downloads
+
+
+async def test_a_file_bigger_than_it_said_is_refused_after_the_download(bot_settings: BotSettings,
+                                                                          fake: FakeTelegram) -> None:
+    classifier = replace(bot_settings.classifier, max_image_bytes=2**20)
+    big = fake.add_file(b"\xff\xd8\xff" + bytes(3 * 2**19))  # 1.5 MB; neither the message nor getFile says so
+    fake.unsized.add(big)
+    async with running_bot(replace(bot_settings, classifier=classifier)):
+        await send_private(fake, document={"file_id": big, "file_unique_id": "big", "file_name": "photo.jpg",
+                                           "mime_type": "image/jpeg"})
+        [answer] = await answers(fake, ANN, 1)
+    assert answer["text"] == "That file is 1.5 MB; the limit is 1 MB."
+    assert fake.downloads == [big]  # refused by what arrived, not by what was declared
+
+
+async def test_an_unexpected_failure_gets_one_apology(bot: Application, fake: FakeTelegram,  # type: ignore[type-arg]
+                                                      bot_settings: BotSettings,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    with sqlite3.connect(bot_settings.database_path) as db:  # the database breaks under the running bot
+        db.execute("DROP TABLE chat_labels")
+    db.close()
+    await send_private(fake, text="/labels owl, bat")
+    [answer] = await answers(fake, ANN, 1)
+    assert answer["text"] == "Sorry, something went wrong on my side; please try again."
+    assert "Traceback" not in answer["text"]
+    assert "Error while handling an update" in caplog.text and "no such table: chat_labels" in caplog.text
+    await send_private(fake, text="hello?")  # the bot goes on
+    assert "Send me a photo" in (await answers(fake, ANN, 2))[1]["text"]
+    await idle(fake, bot)
+    assert len(fake.sent(ANN)) == 2  # one apology, nothing else
 
 
 async def test_help_names_every_command(bot: Application, fake: FakeTelegram) -> None:  # type: ignore[type-arg]

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from classifier import DEFAULT_LABELS, ClassifierSettings, ImageLimits, ZeroShotClassifier, create_classifier
 from classifier import decode_image as decode
@@ -116,3 +117,28 @@ def test_cache_file_is_rewritten_at_most_every_interval(settings: ClassifierSett
     reopened = create_classifier(settings)
     reopened.label_embeddings(["cat", "dog", "owl", "bat"])
     assert reopened.encoded_labels == 0
+
+
+def test_long_strips_are_cut_to_their_centre_at_two_to_one() -> None:
+    from classifier.zeroshot import aspect_trim_box, trim_extreme_aspect
+
+    assert aspect_trim_box(1000, 100) == (400, 0, 600, 100)
+    assert aspect_trim_box(100, 1000) == (0, 400, 100, 600)
+    assert aspect_trim_box(12_000, 8) == (5992, 0, 6008, 8)
+    assert aspect_trim_box(201, 100) == (0, 0, 200, 100) and aspect_trim_box(100, 203) == (0, 1, 100, 201)
+    for width, height in ((200, 100), (100, 200), (150, 100), (64, 64)):
+        assert aspect_trim_box(width, height) is None  # 2:1 or squarer: kept whole
+    # Red in the 2:1 centre, blue beyond it: only red is left, at 2:1.
+    strip = Image.new("RGB", (1000, 100), (0, 0, 255))
+    strip.paste((255, 0, 0), (400, 0, 600, 100))
+    trimmed = trim_extreme_aspect(strip)
+    assert trimmed.size == (200, 100)
+    assert trimmed.getcolors() == [(200 * 100, (255, 0, 0))]
+    assert trim_extreme_aspect(square := Image.new("RGB", (30, 20))) is square
+
+
+def test_a_long_strip_is_prepared_from_its_centre(classifier: ZeroShotClassifier) -> None:
+    strip = Image.new("RGB", (12_000, 8), (0, 0, 255))
+    strip.paste((255, 0, 0), (5992, 0, 6008, 8))
+    centre = strip.crop((5992, 0, 6008, 8))
+    assert (classifier.prepare(strip) == classifier.prepare(centre)).all()
