@@ -188,9 +188,13 @@ def cached(out: Path, name: str, recipe: str, make: Callable[[Path, Path], None]
         torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
         config_tmp, checkpoint_tmp = (path.with_name(f"{path.stem}.partial-{os.getpid()}{path.suffix}")
                                       for path in (config, checkpoint))
-        make(config_tmp, checkpoint_tmp)
-        os.replace(config_tmp, config)
-        os.replace(checkpoint_tmp, checkpoint)
+        try:
+            make(config_tmp, checkpoint_tmp)
+            os.replace(config_tmp, config)
+            os.replace(checkpoint_tmp, checkpoint)
+        finally:
+            config_tmp.unlink(missing_ok=True)
+            checkpoint_tmp.unlink(missing_ok=True)
         _write_atomically(stamp, recipe.encode())
         print(f"trained in {time.monotonic() - started:.0f} s", file=sys.stderr)
     return config, checkpoint
