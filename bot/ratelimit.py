@@ -45,7 +45,7 @@ class UserRateLimit:
 
     def tracked(self) -> int:
         """Users with state kept: only those active in the last window or so."""
-        return len(self._seen)
+        return len(self._seen.keys() | self._warned)
 
     def _forget_idle(self, now: float) -> None:
         """Drop users with no picture in the window, so memory follows active users only."""

@@ -81,3 +81,19 @@ def test_the_sweep_waits_a_window_from_the_last_one() -> None:
     clock.now = 1119.0  # a sweep at 1060 or later: user 1 is gone, user 2 (60 s idle) too
     limit.check(3)
     assert limit.tracked() == 1
+
+
+def test_idle_users_are_swept_at_most_once_a_window() -> None:
+    clock = Clock()
+    limit = UserRateLimit(3, window=60, clock=clock)
+    limit.check(1)
+    clock.now = 10.0
+    limit.check(1)
+    clock.now = 60.0
+    limit.check(2)  # a sweep: user 1 was here 50 s ago and stays
+    clock.now = 100.0
+    limit.check(3)  # user 1 has been idle 90 s, but the last sweep was 40 s ago: no sweep yet
+    assert limit.tracked() == 3
+    clock.now = 120.0
+    limit.check(3)
+    assert limit.tracked() == 1  # swept: users 1 and 2 (60 s idle) are gone, 3 stays

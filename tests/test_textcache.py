@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -97,7 +98,9 @@ def test_a_failed_rewrite_leaves_the_old_file_whole(tmp_path: Path, caplog: pyte
     blocker.mkdir()
     with caplog.at_level(logging.WARNING, logger="classifier.textcache"):
         cache.put_many({"dog": vector(2)})
-    assert f"Could not write the text-embedding cache {path}" in caplog.text
+    [warning] = caplog.messages
+    assert warning.startswith(f"Could not write the text-embedding cache {path}: ")
+    assert "Is a directory" in warning  # what went wrong, named
     assert path.read_bytes() == before and stored(path) == ["cat"] and cache.saves == 1
     assert cache.get("dog") is not None
     blocker.rmdir()
@@ -122,13 +125,44 @@ def test_a_damaged_file_is_ignored_with_a_warning(tmp_path: Path, caplog: pytest
     with caplog.at_level(logging.WARNING, logger="classifier.textcache"):
         cache = TextEmbeddingCache(path)
     assert len(cache) == 0
-    assert f"Ignoring unreadable text-embedding cache {path}" in caplog.text
+    [warning] = caplog.messages
+    assert warning.startswith(f"Ignoring unreadable text-embedding cache {path}: ")
+    assert len(warning.rsplit(": ", 1)[1]) > 10  # what went wrong, named
     torch.save({"labels": ["cat", "dog"], "vectors": torch.zeros(1, 2)}, path)  # fewer vectors than labels
     assert len(TextEmbeddingCache(path)) == 0
 
 
+class Sneaky:
+    """Not a tensor: a cache file that holds one must not be unpickled."""
+
+
+def test_a_file_with_anything_but_tensors_is_not_unpickled(tmp_path: Path,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "cache.pt"
+    torch.save({"labels": ["cat"], "vectors": torch.zeros(1, 2), "extra": Sneaky()}, path)
+    with caplog.at_level(logging.WARNING, logger="classifier.textcache"):
+        assert len(TextEmbeddingCache(path)) == 0
+    assert "Ignoring unreadable text-embedding cache" in caplog.text
+
+
+def test_an_empty_cache_is_written_and_read_back(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "cache.pt"
+    with caplog.at_level(logging.WARNING, logger="classifier.textcache"):
+        TextEmbeddingCache(path, save_interval=0).put_many({})
+        assert stored(path) == [] and len(TextEmbeddingCache(path)) == 0
+    assert caplog.messages == []
+
+
+def test_the_defaults() -> None:
+    cache = TextEmbeddingCache(None)
+    assert cache.max_entries == 20_000 and cache.save_interval == 30.0  # README: TEXT_CACHE_ENTRIES
+
+
 def test_one_file_per_model_and_template_list(tmp_path: Path) -> None:
     one = TextEmbeddingCache.file_for(tmp_path, "model-a", ("a {}", "b {}"))
+    # The name must not change between versions: a new name orphans every existing cache.
+    digest = hashlib.sha256(b"model-a\na {}\nb {}").hexdigest()[:16]
+    assert one.name == f"text-embeddings-{digest}.pt"
     assert one == TextEmbeddingCache.file_for(tmp_path, "model-a", ("a {}", "b {}"))
     assert one.parent == tmp_path and one.name.startswith("text-embeddings-") and one.suffix == ".pt"
     assert len(one.stem.removeprefix("text-embeddings-")) == 16
