@@ -49,7 +49,7 @@ async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
 
 
 async def test_a_fresh_database_gets_every_table(tmp_path: Path) -> None:
-    path = tmp_path / "data" / "new.sqlite3"  # the folder is created too
+    path = tmp_path / "data" / "bot" / "new.sqlite3"  # the folders are created too
     opened = await Storage.open(path)
     assert await opened.schema_version() == CURRENT
     await opened.close()
@@ -114,16 +114,20 @@ async def test_a_migration_that_fails_is_rolled_back_whole(tmp_path: Path) -> No
 async def test_files_that_are_not_ours_are_refused_untouched(tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("my precious notes\n")
-    with pytest.raises(StorageError, match="is not an SQLite database"):
+    with pytest.raises(StorageError) as refused:
         await Storage.open(notes)
+    assert str(refused.value) == (f"DATABASE_PATH {notes} is not an SQLite database; move it away or point "
+                                  "DATABASE_PATH elsewhere.")
     assert notes.read_text() == "my precious notes\n"
 
     foreign = tmp_path / "other.db"
     with sqlite3.connect(foreign) as db:
         db.execute("CREATE TABLE invoices (id INTEGER)")
     db.close()
-    with pytest.raises(StorageError, match="belongs to another program"):
+    with pytest.raises(StorageError) as refused:
         await Storage.open(foreign)
+    assert str(refused.value) == (f"DATABASE_PATH {foreign} belongs to another program (it has tables but is not "
+                                  "a toonclip database); point DATABASE_PATH elsewhere.")
     assert tables(foreign) == {"invoices"} and pragma(foreign, "user_version") == 0
 
     empty = tmp_path / "empty.db"
