@@ -18,14 +18,22 @@ ROOT = Path(__file__).resolve().parent.parent
 SECONDS_PER_FILE = 2.0
 
 
-# Decodes the corpus, one file read at a time, in a fresh process: ru_maxrss is the highest the process
-# ever reached, so only a process that did nothing else (not even build the corpus) measures decoding.
-# Prints one JSON line per file, then the memory held before and the peak after, in MB.
+# Decodes the corpus, one file read at a time, in a fresh process whose peak memory (VmHWM) is read
+# before and after: the peak is the highest a process ever reached, so only a process that did nothing
+# else (not even build the corpus) measures decoding. (ru_maxrss would not do: a child started by a
+# large process inherits the parent's peak at exec.) It imports classifier.images without the package's __init__ (which loads torch and open_clip): their
+# memory at import would hide what decoding takes. Prints one JSON line per file, then the peak
+# memory before and after decoding, in MB.
 DECODE_ALL = """
-import json, pathlib, resource, sys, time
-from classifier import ImageError, ImageLimits, decode_image
-# What the process holds now, not the peak of its imports (which may have been higher for a moment).
-before = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize() // 1024
+import json, pathlib, sys, time, types
+package = types.ModuleType("classifier")
+package.__path__ = ["classifier"]
+sys.modules["classifier"] = package
+from classifier.images import ImageError, ImageLimits, decode_image
+assert "torch" not in sys.modules
+def peak_mb():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")) // 1024
+before = peak_mb()
 for path in sorted(pathlib.Path(sys.argv[1]).iterdir()):
     data = path.read_bytes()
     started = time.perf_counter()
@@ -35,7 +43,7 @@ for path in sorted(pathlib.Path(sys.argv[1]).iterdir()):
     except ImageError as exc:
         outcome, message = type(exc).__name__, str(exc)
     print(json.dumps([path.name, outcome, message, time.perf_counter() - started]))
-print(json.dumps([before // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024]))
+print(json.dumps([before, peak_mb()]))
 """
 
 

@@ -146,6 +146,8 @@ def test_each_refusal_is_its_whole_sentence(caplog: pytest.LogCaptureFixture) ->
     assert refusal(b"\x00" * 2_694_840, ImageLimits(max_bytes=limit)) == "The file is 2.6 MB; the limit is 2.5 MB."
     assert refusal(pictures.png_header(1300, 1200), ImageLimits(max_pixels=1_500_000)) == (
         "The picture is 1300×1200 (1.6 megapixels); the limit is 1.5 megapixels.")
+    assert refusal(pictures.png_header(1550, 1000), ImageLimits(max_pixels=1_500_000)) == (
+        "The picture is 1550×1000 (1.6 megapixels); the limit is 1.5 megapixels.")  # millions, rounded
     assert refusal(pictures.png_header(10_000, 6_000)) == (
         "The picture is 10000×6000 (60.0 megapixels); the limit is 50 megapixels.")
     assert refusal(pictures.png_header(65_000, 65_000, data=b"")) == (
