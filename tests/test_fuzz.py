@@ -20,10 +20,10 @@ SECONDS_PER_FILE = 2.0
 
 # Decodes the corpus, one file read at a time, in a fresh process whose peak memory (VmHWM) is read
 # before and after: the peak is the highest a process ever reached, so only a process that did nothing
-# else (not even build the corpus) measures decoding. (ru_maxrss would not do: a child started by a
-# large process inherits the parent's peak at exec.) It imports classifier.images without the package's __init__ (which loads torch and open_clip): their
-# memory at import would hide what decoding takes. Prints one JSON line per file, then the peak
-# memory before and after decoding, in MB.
+# else (not even build the corpus) measures decoding. ru_maxrss would not do: a child started by a
+# large process inherits the parent's peak at exec. It imports classifier.images without the
+# package's __init__ (which loads torch and open_clip), whose memory at import would hide what
+# decoding takes. Prints one JSON line per file, then the peak before and after decoding, in MB.
 DECODE_ALL = """
 import json, pathlib, sys, time, types
 package = types.ModuleType("classifier")
