@@ -17,7 +17,12 @@ class RedactToken(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.token:
             return True
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a log call whose arguments do not fit its format string
+            # The handler would report it with the raw arguments (and the token in them): say it here instead.
+            message = f"(a log message that could not be formatted) {record.msg!s} {record.args!r}"
+            record.msg, record.args = message.replace(self.token, REDACTED), None
         if self.token in message:
             record.msg = message.replace(self.token, REDACTED)
             record.args = None

@@ -22,7 +22,7 @@ class UserRateLimit:
         self.window = window
         self._clock = clock
         self._seen: dict[int, deque[float]] = {}
-        self._warned: dict[int, float] = {}
+        self._warned: set[int] = set()  # users told in their current window
         self._swept = clock()
 
     def check(self, user_id: int) -> Verdict:
@@ -36,20 +36,20 @@ class UserRateLimit:
             times.popleft()
         if len(times) < self.limit:
             times.append(now)
-            self._warned.pop(user_id, None)
+            self._warned.discard(user_id)
             return Verdict.ALLOW
         if user_id in self._warned:
             return Verdict.DROP
-        self._warned[user_id] = now
+        self._warned.add(user_id)
         return Verdict.WARN
 
     def tracked(self) -> int:
         """Users with state kept: only those active in the last window or so."""
-        return len(self._seen)
+        return len(self._seen.keys() | self._warned)
 
     def _forget_idle(self, now: float) -> None:
         """Drop users with no picture in the window, so memory follows active users only."""
         self._swept = now
         for user_id in [u for u, t in self._seen.items() if not t or now - t[-1] >= self.window]:
-            self._seen.pop(user_id, None)
-            self._warned.pop(user_id, None)
+            del self._seen[user_id]
+            self._warned.discard(user_id)

@@ -110,14 +110,14 @@ async def migrate(db: aiosqlite.Connection, path: Path) -> None:
     if app_id != APPLICATION_ID and objects:
         raise StorageError(f"DATABASE_PATH {path} belongs to another program (it has tables but is not "
                            "a toonclip database); point DATABASE_PATH elsewhere.")
+    async with db.execute("PRAGMA user_version") as cursor:
+        (version,) = await cursor.fetchone()  # type: ignore[misc]
+    if version > len(MIGRATIONS):  # refused before anything is written, the journal mode included
+        raise StorageError(f"DATABASE_PATH {path} has schema version {version}, newer than this "
+                           f"toonclip knows ({len(MIGRATIONS)}); upgrade toonclip.")
     await db.execute("PRAGMA journal_mode = WAL")
     await db.execute("PRAGMA synchronous = NORMAL")
     await db.execute("PRAGMA foreign_keys = ON")
-    async with db.execute("PRAGMA user_version") as cursor:
-        (version,) = await cursor.fetchone()  # type: ignore[misc]
-    if version > len(MIGRATIONS):
-        raise StorageError(f"DATABASE_PATH {path} has schema version {version}, newer than this "
-                           f"toonclip knows ({len(MIGRATIONS)}); upgrade toonclip.")
     for number in range(version, len(MIGRATIONS)):
         await db.execute("BEGIN IMMEDIATE")
         try:

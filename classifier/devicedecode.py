@@ -82,6 +82,7 @@ class DeviceJpegDecoder:
     def __init__(self, device: torch.device, steps: Sequence[object]) -> None:
         self.device = device
         self.steps = [step for step in steps if isinstance(step, torch.nn.Module)]
+        self.decoded = 0  # pictures decoded here: what tells this path from a silent fall back to Pillow
 
     def decode(self, headers: Sequence[JpegHeader]) -> list[torch.Tensor | DamagedImage]:
         """One picture (H, W, 3) uint8 on the device per header, or the error for that one alone."""
@@ -91,6 +92,7 @@ class DeviceJpegDecoder:
                 decode_jpeg(raw, mode=ImageReadMode.RGB, device=self.device))
         except RuntimeError:  # the batch decoder gives no partial results: find the bad one
             decoded = [self._decode_one(one) for one in raw]
+        self.decoded += sum(isinstance(image, torch.Tensor) for image in decoded)
         return [self._prepare(image, header.orientation) if isinstance(image, torch.Tensor) else image
                 for image, header in zip(decoded, headers, strict=True)]
 

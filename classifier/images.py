@@ -145,7 +145,9 @@ def to_rgb(image: Image.Image) -> Image.Image:
         lo, hi = float(pixels.min()), float(pixels.max())
         scale = 255.0 / (hi - lo) if hi > lo else 0.0
         image = Image.fromarray(((pixels - lo) * scale).astype(np.uint8), mode="L")
-    has_alpha = image.mode in {"RGBA", "LA", "PA", "RGBa", "La"} or "transparency" in image.info
+    if image.mode == "La":  # premultiplied grey and alpha: Pillow converts it to LA only
+        image = image.convert("LA")
+    has_alpha = image.mode in {"RGBA", "LA", "PA", "RGBa"} or "transparency" in image.info
     if has_alpha:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (*_WHITE, 255))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -21,6 +22,7 @@ class TextEmbeddingCache:
     The file is rewritten atomically, so a crash never leaves a half-written cache: at
     once after the first new labels, then at most every save_interval seconds, and on
     flush(). A crash loses at most that interval's new labels, which are encoded again.
+    A rewrite that fails (a full disk) is logged and tried again at the next save.
     At most max_entries labels are kept; the least recently used go first.
     """
 
@@ -81,16 +83,27 @@ class TextEmbeddingCache:
                 self._save_locked()
 
     def _save_locked(self) -> None:
-        self._dirty = False
         self._saved_at = time.monotonic()
         if self.path is not None:
-            self._save(self.path)
+            try:
+                self._save(self.path)
+            except (OSError, RuntimeError) as exc:  # torch's writer raises RuntimeError for a failed open
+                # A full disk or a read-only folder costs re-encoding after a restart, never an answer;
+                # still dirty, so the next save tries again.
+                logger.warning("Could not write the text-embedding cache %s: %s", self.path, exc)
+                return
             self.saves += 1
+        self._dirty = False
 
     def _save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         labels = list(self._entries)
         vectors = torch.stack([self._entries[label] for label in labels]) if labels else torch.empty(0)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save({"labels": labels, "vectors": vectors}, tmp)
-        os.replace(tmp, path)
+        try:
+            torch.save({"labels": labels, "vectors": vectors}, tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()  # no half-written temporary file left behind
+            raise

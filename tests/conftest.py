@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import time
@@ -19,6 +20,7 @@ import pytest
 from telegram.ext import Application
 
 from bot.app import build_application, started
+from bot.services import SERVICES_KEY
 from bot.settings import BotSettings
 from classifier import ClassifierSettings, ZeroShotClassifier, create_classifier
 from tests import tiny_clip
@@ -141,3 +143,25 @@ def running_bot(settings: BotSettings) -> AbstractAsyncContextManager[Applicatio
 async def bot(bot_settings: BotSettings) -> AsyncIterator[Application]:  # type: ignore[type-arg]
     async with running_bot(bot_settings) as application:
         yield application
+
+
+async def idle(fake: FakeTelegram, application: Application) -> None:  # type: ignore[type-arg]
+    """Wait until the bot has nothing left to do, so that a test may check that nothing else arrived.
+
+    Idle means: every update pushed to the fake has been taken (the bot polled again past it), none
+    waits in the update queue or is being handled (handlers send their answers before they return),
+    and the worker holds no picture and no label still to encode. Game timers (vote counts, a round's
+    end) are not covered: they run on their own schedule.
+    """
+    last = fake.last_update_id
+    await fake.wait_for(lambda: fake.confirmed(last))
+    worker = application.bot_data[SERVICES_KEY].worker
+
+    def quiet() -> bool:
+        # The worker shows no public count of labels waiting to be encoded; _encoding is that count.
+        return (application.update_queue.empty() and application.update_processor.current_concurrent_updates == 0
+                and worker.load == 0 and not worker._encoding)
+
+    await fake.wait_for(quiet)
+    await asyncio.wait_for(application.update_queue.join(), 60)  # task_done comes after the handler returns
+    await fake.wait_for(quiet)

@@ -55,6 +55,7 @@ class FakeTelegram:
         self.delivered: list[int] = []  # update ids returned by getUpdates, in order
         self.pushed: dict[int, int] = {}  # message id -> the id of the update that carried it
         self.members: dict[tuple[int, int], str] = {}
+        self.unsized: set[str] = set()  # file ids whose getFile answer leaves out file_size (it is optional)
         self.chats: dict[int, dict[str, Any]] = {}
         # method -> queue of (status, description, retry_after) to answer instead of the real thing
         self.failures: dict[str, list[tuple[int, str, int | None]]] = {}
@@ -63,6 +64,7 @@ class FakeTelegram:
         self.upgraded: dict[int, int] = {}  # a group's old id -> its supergroup's id
         self.refusing: dict[int, str] = {}  # chat id -> the Forbidden description it answers with
         self._update_ids = itertools.count(1)
+        self.last_update_id = 0  # the id of the latest update pushed
         self._message_ids = itertools.count(100_000)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -218,8 +220,11 @@ class FakeTelegram:
         file_id = params["file_id"]
         if file_id not in self.files:
             raise LookupError("invalid file_id")
-        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(self.files[file_id]),
-                "file_path": f"files/{file_id}"}
+        found = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(self.files[file_id]),
+                 "file_path": f"files/{file_id}"}
+        if file_id in self.unsized:
+            del found["file_size"]
+        return found
 
     def _sent_message(self, params: dict[str, Any], **extra: Any) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
@@ -378,6 +383,7 @@ class FakeTelegram:
 
     async def _push_here(self, update: dict[str, Any]) -> int:
         update_id = next(self._update_ids)
+        self.last_update_id = update_id
         self.updates.append({"update_id": update_id, **update})
         await self._notify()
         return update_id
@@ -399,6 +405,12 @@ class FakeTelegram:
 
     def methods(self, name: str) -> list[Call]:
         return [call for call in self.calls if call.method == name]
+
+    def confirmed(self, update_id: int) -> bool:
+        """Whether the bot has taken the update and every one before it: it polled again past them
+        (python-telegram-bot queues a batch of updates before it asks for the next)."""
+        return update_id == 0 or any(int(call.params.get("offset") or 0) > update_id
+                                     for call in self.methods("getUpdates"))
 
     async def wait_for(self, condition: Callable[[], bool], timeout: float = 60.0) -> None:
         """Wait until condition() holds, re-checked every 10 ms; fail after timeout.

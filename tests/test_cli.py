@@ -55,7 +55,23 @@ def test_eval_reports_accuracy_per_label_and_confusions(cli_env: dict[str, str],
     assert report["total"] == sum(len(list(d.iterdir())) for d in samples_dir.iterdir())
     assert report["accuracy"] >= 0.9
     assert set(report["per_label"]) == {d.name for d in samples_dir.iterdir()}
-    assert all(len(pair) == 3 for pair in report["confusions"])
+    assert report["confusions"] == [] or all(len(pair) == 3 for pair in report["confusions"])
+
+
+def test_confusions_name_the_true_and_the_predicted_label(cli_env: dict[str, str], samples_dir: Path,
+                                                          tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Folders whose names lie: cat pictures filed under "dog" (3) and dog pictures under "cat" (2).
+    for folder, animal, count in (("dog", "cat", 3), ("cat", "dog", 2)):
+        (tmp_path / folder).mkdir()
+        for i in range(count):
+            (tmp_path / folder / f"{i}.png").write_bytes((samples_dir / animal / f"{i:02d}.png").read_bytes())
+    assert main(["eval", str(tmp_path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["total"] == 5 and report["accuracy"] == 0
+    assert sorted(map(tuple, report["confusions"])) == [("cat", "dog", 2), ("dog", "cat", 3)]
+    assert main(["eval", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "  dog -> cat: 3\n  cat -> dog: 2" in out  # most first
 
 
 def test_eval_with_a_restricted_label_set_confuses(cli_env: dict[str, str], samples_dir: Path, tmp_path: Path,

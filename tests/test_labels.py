@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from classifier import MAX_LABEL_CHARS, MAX_LABELS, LabelError, parse_labels
+from classifier.labels import MAX_INPUT_CHARS
 
 
 def test_commas_and_newlines_trimmed_and_deduplicated() -> None:
@@ -43,3 +44,27 @@ def test_control_characters_are_refused() -> None:
 def test_markup_emoji_and_right_to_left_are_kept_literally() -> None:
     labels = parse_labels("<b>cat</b>, fox & dog, 🦊, \u200fقطة\u200f, snake_case*")
     assert labels == ("<b>cat</b>", "fox & dog", "🦊", "قطة", "snake_case*")
+
+
+def test_every_refusal_is_one_whole_sentence() -> None:
+    cases = {
+        "a" * 3101: "That list is 3101 characters long; the limit is 3100.",
+        "cat, abcdefghijklmnop\x07": "Label 'abcdefghijklmnop\\x07' contains a control character.",
+        "cat, abcdefghijklmnopq\x07": "Label 'abcdefghijklmnopq\\x…' contains a control character.",
+        "cat, " + "y" * 61: "Label 'yyyyyyyyyyyyyyyyyyy…' is 61 characters; the limit is 60.",
+        "cat": "Give at least 2 different labels, separated by commas.",
+        ", ".join(f"l{i}" for i in range(51)): "That is 51 labels; the limit is 50.",
+    }
+    for text, message in cases.items():
+        with pytest.raises(LabelError) as refused:
+            parse_labels(text)
+        assert str(refused.value) == message
+
+
+def test_the_input_limit_is_inclusive() -> None:
+    assert parse_labels("cat, dog" + " " * (MAX_INPUT_CHARS - 8)) == ("cat", "dog")
+
+
+def test_empty_and_repeated_labels_in_the_middle_are_skipped() -> None:
+    assert parse_labels("cat,, ,dog, CAT, fox\n\nowl") == ("cat", "dog", "fox", "owl")
+    assert parse_labels("\u200bcat\u200f, dog\u2069") == ("cat", "dog")  # invisible marks trimmed from the ends

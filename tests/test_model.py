@@ -119,6 +119,10 @@ def test_auto_precision(tmp_path: Path) -> None:
     without.write_text("flags\t: fpu sse avx2\n")
     assert cpu_has_native_bf16(with_amx) and not cpu_has_native_bf16(without)
     assert not cpu_has_native_bf16(tmp_path / "missing")
-    assert resolve_precision("auto", "cuda") == torch.float16
-    assert resolve_precision("fp32", "cpu") == torch.float32
-    assert resolve_precision("auto", "cpu") == (torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
+    assert resolve_precision("auto", "cpu", with_amx) == torch.bfloat16
+    assert resolve_precision("auto", "cpu", without) == torch.float32
+    assert resolve_precision("auto", "cpu", tmp_path / "missing") == torch.float32
+    assert resolve_precision("auto", "cuda", without) == torch.float16
+    assert resolve_precision("fp32", "cpu", with_amx) == torch.float32  # a choice is kept as it is
+    assert resolve_precision("bf16", "cpu", without) == torch.bfloat16
+    assert resolve_precision("fp16", "cuda") == torch.float16

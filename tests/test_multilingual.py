@@ -134,3 +134,21 @@ def test_a_sigmoid_model_shows_each_labels_own_probability(classifier: ZeroShotC
     sigmoid = classifier.classify_images([image], labels)[0]
     assert sigmoid.label == softmax.label == "fox"
     assert abs(sum(p for _, p in sigmoid.ranking) - 1) > 0.01  # independent per label, not a share of one
+
+
+def test_cyrillic_labels_are_read_through_the_russian_templates(ml_settings: ClassifierSettings) -> None:
+    from classifier.prompts import RUSSIAN_TEMPLATES
+    from tests.test_zeroshot import cosine, ensemble_by_hand
+
+    classifier = create_classifier(ml_settings)
+    fox, mixed = classifier.label_embeddings(["лиса", "fox лиса"])
+    russian = ensemble_by_hand(classifier.clip, [t.replace("{}", "лиса") for t in RUSSIAN_TEMPLATES])
+    english = ensemble_by_hand(classifier.clip, [t.replace("{}", "лиса") for t in ml_settings.templates])
+    assert len(RUSSIAN_TEMPLATES) == 8 and set(RUSSIAN_TEMPLATES).isdisjoint(ml_settings.templates)
+    assert cosine(fox, russian) > 0.999 and cosine(fox, english) < cosine(fox, russian) - 1e-3
+    # One Cyrillic letter is enough; a Latin label keeps the configured templates.
+    assert cosine(mixed, ensemble_by_hand(classifier.clip, [t.replace("{}", "fox лиса") for t in RUSSIAN_TEMPLATES])
+                  ) > 0.999
+    [latin] = classifier.label_embeddings(["fox"])
+    assert cosine(latin, ensemble_by_hand(classifier.clip, [t.replace("{}", "fox") for t in ml_settings.templates])
+                  ) > 0.999

@@ -11,9 +11,12 @@ CLIP_MODEL=... and CLIP_PRETRAINED=..., ready for a .env file.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import io
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -159,23 +162,49 @@ def write_samples(out: Path, words: list[str] | None = None) -> None:
         folder = out / "samples" / word
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(SAMPLES_PER_LABEL):
-            draw(label, rng).save(folder / f"{i:02d}.png")
+            picture = io.BytesIO()
+            draw(label, rng).save(picture, format="PNG")
+            _write_atomically(folder / f"{i:02d}.png", picture.getvalue())
 
 
 def cached(out: Path, name: str, recipe: str, make: Callable[[Path, Path], None]) -> tuple[Path, Path]:
     """(out/name.json, out/name.pt), made by make(config, checkpoint) unless a build of the same
-    recipe is already there."""
+    recipe is already there.
+
+    Safe for several runs at once: the check and the build hold an exclusive lock (flock on
+    out/.lock), so a second run waits for the first one's build instead of reading it half-written
+    or writing it twice. make writes the config and the checkpoint under temporary names that are
+    renamed into place, and the recipe stamp is renamed in last: a run that opened the files before
+    a rebuild keeps reading the old ones whole, and one that finds the stamp finds a whole build.
+    """
     out.mkdir(parents=True, exist_ok=True)
     config, checkpoint, stamp = out / f"{name}.json", out / f"{name}.pt", out / "recipe.txt"
-    if stamp.exists() and stamp.read_text() == recipe and config.exists() and checkpoint.exists():
-        return config, checkpoint
-    stamp.unlink(missing_ok=True)
-    started = time.monotonic()
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    make(config, checkpoint)
-    stamp.write_text(recipe)
-    print(f"trained in {time.monotonic() - started:.0f} s", file=sys.stderr)
+    with (out / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        if stamp.exists() and stamp.read_text() == recipe and config.exists() and checkpoint.exists():
+            return config, checkpoint
+        stamp.unlink(missing_ok=True)
+        started = time.monotonic()
+        torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+        config_tmp, checkpoint_tmp = (path.with_name(f"{path.stem}.partial-{os.getpid()}{path.suffix}")
+                                      for path in (config, checkpoint))
+        try:
+            make(config_tmp, checkpoint_tmp)
+            os.replace(config_tmp, config)
+            os.replace(checkpoint_tmp, checkpoint)
+        finally:
+            config_tmp.unlink(missing_ok=True)
+            checkpoint_tmp.unlink(missing_ok=True)
+        _write_atomically(stamp, recipe.encode())
+        print(f"trained in {time.monotonic() - started:.0f} s", file=sys.stderr)
     return config, checkpoint
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write data to path through a temporary file renamed over it: readers see all or nothing."""
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def build(out: Path) -> tuple[Path, Path]:
