@@ -15,12 +15,17 @@ from telegram.ext import (
     CommandHandler,
     Defaults,
     MessageHandler,
+    TypeHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import game, handlers, replies
 from bot.i18n import DEFAULT_LANGUAGE, RUSSIAN_READERS, speaker
+from bot.ops import runtime, trace
+from bot.ops.metrics import METRICS_KEY, Metrics
+from bot.ops.requests import ObservedRequest
+from bot.ops.stats import stats
 from bot.ordering import ChatOrderedUpdateProcessor
 from bot.ratelimit import UserRateLimit
 from bot.rounds import CALLBACK_PREFIX, Games
@@ -51,8 +56,10 @@ def changes_chat_state(update: Update) -> bool:
 def build_application(settings: BotSettings, transport: BaseRequest | None = None) -> Application:
     """The bot with every handler; services start in post_init and stop in post_shutdown.
 
-    transport replaces HTTP to Telegram (the benchmark plays Telegram in process).
+    transport replaces HTTP to Telegram (the benchmark plays Telegram in process). Either way every
+    request passes through ObservedRequest, which counts Telegram's refusals for the metrics.
     """
+    metrics = Metrics()
     builder = (
         Application.builder()
         .token(settings.token)
@@ -64,22 +71,18 @@ def build_application(settings: BotSettings, transport: BaseRequest | None = Non
         .defaults(Defaults(allow_sending_without_reply=True,
                            link_preview_options=LinkPreviewOptions(is_disabled=True)))
     )
-    if transport is not None:
-        builder = builder.request(transport).get_updates_request(transport)
-    else:
-        builder = (builder.connect_timeout(settings.connect_timeout_seconds)
-                   .read_timeout(settings.read_timeout_seconds)
-                   .write_timeout(settings.write_timeout_seconds)
-                   .pool_timeout(settings.pool_timeout_seconds)
-                   .get_updates_read_timeout(settings.poll_timeout_seconds + 10))
+    requests, polling = _transports(settings, transport)
+    builder = builder.request(ObservedRequest(requests, metrics)).get_updates_request(ObservedRequest(polling, metrics))
     if settings.base_url:
         builder = builder.base_url(settings.base_url)
     if settings.base_file_url:
         builder = builder.base_file_url(settings.base_file_url)
     application = builder.build()
     application.bot_data[SETTINGS_KEY] = settings
+    application.bot_data[METRICS_KEY] = metrics
 
     private = filters.ChatType.PRIVATE
+    application.add_handler(TypeHandler(Update, trace.arrived), group=-1)  # counts and times every update
     application.add_handlers([
         CommandHandler(["start", "help"], handlers.start),
         CommandHandler("labels", handlers.labels),
@@ -90,6 +93,7 @@ def build_application(settings: BotSettings, transport: BaseRequest | None = Non
         MessageHandler(PICTURES & GAME_CAPTION, game.game),
         CommandHandler("reveal", game.reveal),
         CommandHandler("top", game.top),
+        CommandHandler("stats", stats, filters=filters.User(user_id=settings.admin_user_ids)),
         CallbackQueryHandler(game.vote, pattern=rf"^{CALLBACK_PREFIX}:"),
         CallbackQueryHandler(game.unknown_button),
         MessageHandler(private & PICTURES & ~filters.CaptionRegex(r"^/"), handlers.picture),
@@ -99,8 +103,27 @@ def build_application(settings: BotSettings, transport: BaseRequest | None = Non
     return application
 
 
+def _transports(settings: BotSettings, transport: BaseRequest | None) -> tuple[BaseRequest, BaseRequest]:
+    """(for every method, for getUpdates): HTTP with the configured timeouts, as PTB's builder makes
+    them (a pool of 256 connections; one for long polling), or the given transport for both."""
+    if transport is not None:
+        return transport, transport
+    return (HTTPXRequest(connect_timeout=settings.connect_timeout_seconds, read_timeout=settings.read_timeout_seconds,
+                         write_timeout=settings.write_timeout_seconds, pool_timeout=settings.pool_timeout_seconds),
+            HTTPXRequest(connection_pool_size=1, read_timeout=settings.poll_timeout_seconds + 10))
+
+
 async def _start_services(application: Application) -> None:
     settings: BotSettings = application.bot_data[SETTINGS_KEY]
+    await runtime.start(application, settings)
+    try:
+        await _start_bot_services(application, settings)
+    except BaseException:
+        await runtime.stop(application)
+        raise
+
+
+async def _start_bot_services(application: Application, settings: BotSettings) -> None:
     storage = await Storage.open(settings.database_path)
     try:
         classifier = await asyncio.to_thread(create_classifier, settings.classifier)
@@ -114,10 +137,11 @@ async def _start_services(application: Application) -> None:
     worker = create_worker(settings.classifier, classifier)
     worker.start()
     games = Games(storage, application.bot, settings.game_round_seconds)
-    application.bot_data[SERVICES_KEY] = Services(
+    svc = application.bot_data[SERVICES_KEY] = Services(
         settings=settings, classifier=classifier, worker=worker, storage=storage,
         rate_limit=UserRateLimit(settings.rate_limit_per_minute), games=games,
     )
+    runtime.attach(application.bot_data[METRICS_KEY], svc)
     await register_commands(application)
     await games.recover()
     logger.info("toonclip is up as @%s", application.bot.username)
@@ -137,11 +161,13 @@ async def register_commands(application: Application) -> None:
 async def _stop_services(application: Application) -> None:
     svc: Services | None = application.bot_data.pop(SERVICES_KEY, None)
     if svc is None:
+        await runtime.stop(application)
         return
     await svc.games.stop()
     await svc.worker.stop()
     await asyncio.to_thread(svc.classifier.close)
     await svc.storage.close()
+    await runtime.stop(application)
     logger.info("toonclip stopped")
 
 

@@ -12,6 +12,8 @@ from telegram.ext import ContextTypes
 from bot import replies
 from bot.delivery import may_have_arrived
 from bot.i18n import LANGUAGES, language_of, speaker
+from bot.ops.metrics import Outcome, metrics_of
+from bot.ops.trace import sending_prediction
 from bot.recognition import recognise
 from bot.turn import Turn, command_argument, picture_command, reply, turn
 from classifier import LabelError, parse_labels
@@ -39,7 +41,8 @@ async def classify_and_answer(now: Turn, context: ContextTypes.DEFAULT_TYPE, sou
         await note_english_model(now, labels)
     result = await recognise(now.update, context, source, labels, now.t)
     if result is not None:
-        await reply(source, replies.prediction(now.t, result))
+        async with sending_prediction(context):
+            await reply(source, replies.prediction(now.t, result))
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -156,6 +159,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     logger.error("Error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
+        metrics_of(context).answered(Outcome.ERROR)
         # No database here: whatever broke may be the database. The sender's own language.
         user = update.effective_user
         t = speaker(language_of(user.language_code if user else None))

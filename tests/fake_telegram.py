@@ -52,6 +52,8 @@ class FakeTelegram:
         self.failures: dict[str, list[tuple[int, str, int | None]]] = {}
         # method -> queue of delays: the call is carried out and recorded, then answered this late
         self.stalls: dict[str, list[float]] = {}
+        # methods that go unanswered while listed here: their calls hang, as when Telegram stops answering
+        self.unanswered: set[str] = set()
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(100_000)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -139,6 +141,8 @@ class FakeTelegram:
         call = Call(method, params)
         self.calls.append(call)
         await self._notify()
+        while method in self.unanswered:
+            await asyncio.sleep(0.05)
         planned = self.failures.get(method)
         if planned:
             status, description, retry_after = planned.pop(0)
