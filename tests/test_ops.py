@@ -94,6 +94,10 @@ async def test_counters_and_histograms_move_by_the_pictures_sent(bot_settings: B
         assert moved("toonclip_stage_seconds_count", stage=stage) == pictures, stage
         assert moved("toonclip_stage_seconds_sum", stage=stage) > 0, stage
     assert moved("toonclip_answer_seconds_count") == pictures
+    # End to end spans every stage, one after another, from the update's arrival.
+    stages = sum(moved("toonclip_stage_seconds_sum", stage=stage)
+                 for stage in ("download", "decode", "queue_wait", "model", "send"))
+    assert moved("toonclip_answer_seconds_sum") >= stages
     assert moved("toonclip_answer_seconds_bucket", le="+Inf") == pictures
     assert moved("toonclip_batch_size_sum") == pictures  # every picture in exactly one batch
     labels = len(settings.classifier.default_labels)
@@ -196,6 +200,7 @@ async def test_stats_answers_admins_only(bot_settings: BotSettings, fake: FakeTe
         await fake.push(chat=private_chat(ANN), **{"from": user(ANN)}, text="/stats")
         await fake.wait_for(lambda: len(fake.sent(ANN)) == 1)
     assert "/classify" in fake.sent(BOB)[1]["text"]  # the help, not the statistics
+    assert len(fake.sent(BOB)) == 2 and not any("Pictures answered" in m["text"] for m in fake.sent(BOB))
     text = fake.sent(ANN)[0]["text"]
     assert "Pictures answered: 1 in the last hour, 1 in the last day" in text
     assert "Latency of the latest answers (1): p50" in text
