@@ -131,6 +131,25 @@ async def test_telegram_errors_are_counted_by_method_and_kind(bot_settings: BotS
     assert value(after, "toonclip_answers_total", outcome="prediction") == 0  # its send was refused
 
 
+async def test_refusals_are_counted_by_outcome(bot_settings: BotSettings, fake: FakeTelegram, samples_dir: Path,
+                                              patience: float) -> None:
+    settings = replace(bot_settings, metrics_port=0, rate_limit_per_minute=1)
+    async with running_bot(settings) as application:
+        port = port_of(application)
+        document = {"file_id": fake.add_file(b"just text"), "file_unique_id": "d1", "file_name": "notes.txt",
+                    "mime_type": "text/plain", "file_size": 9}
+        await fake.push(chat=private_chat(ANN), **{"from": user(ANN)}, document=document)
+        await fake.wait_for(lambda: len(fake.sent(ANN)) == 1)  # "That file is not a picture; ..."
+        await photo(fake, samples_dir, ANN)  # over the limit of one a minute
+        await fake.wait_for(lambda: len(fake.sent(ANN)) == 2)
+        after = await scrape_until(port, lambda s: value(s, "toonclip_answers_total", outcome="rate_limited") >= 1,
+                                   10 * patience)
+    assert value(after, "toonclip_answers_total", outcome="refused") == 1
+    assert value(after, "toonclip_answers_total", outcome="rate_limited") == 1
+    assert value(after, "toonclip_answers_total", outcome="prediction") == 0
+    assert value(after, "toonclip_stage_seconds_count", stage="download") == 0  # neither was downloaded
+
+
 class Unanswered(BaseRequest):
     """Telegram's side of a connection that times out (python-telegram-bot raises TimedOut for it)."""
 
