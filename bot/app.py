@@ -18,13 +18,17 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import forgetting, game, handlers, replies
 from bot.albums import Albums
 from bot.chatlife import ChatLife
 from bot.delivery import ChatDelivery
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, readers_of, speaker
+from bot.ops import runtime, trace
+from bot.ops.metrics import METRICS_KEY, Metrics
+from bot.ops.requests import ObservedRequest
+from bot.ops.stats import stats
 from bot.ordering import ChatOrderedUpdateProcessor
 from bot.ratelimit import UserRateLimit
 from bot.rounds import CALLBACK_PREFIX, Games
@@ -71,8 +75,10 @@ def changes_chat_state(update: Update) -> bool:
 def build_application(settings: BotSettings, transport: BaseRequest | None = None) -> Application:
     """The bot with every handler; services start in post_init and stop in post_shutdown.
 
-    transport replaces HTTP to Telegram (the benchmark plays Telegram in process).
+    transport replaces HTTP to Telegram (the benchmark plays Telegram in process). Either way every
+    request passes through ObservedRequest, which counts Telegram's refusals for the metrics.
     """
+    metrics = Metrics()
     builder = (
         Application.builder()
         .token(settings.token)
@@ -84,23 +90,19 @@ def build_application(settings: BotSettings, transport: BaseRequest | None = Non
         .defaults(Defaults(allow_sending_without_reply=True,
                            link_preview_options=LinkPreviewOptions(is_disabled=True)))
     )
-    if transport is not None:
-        builder = builder.request(transport).get_updates_request(transport)
-    else:
-        builder = (builder.connect_timeout(settings.connect_timeout_seconds)
-                   .read_timeout(settings.read_timeout_seconds)
-                   .write_timeout(settings.write_timeout_seconds)
-                   .pool_timeout(settings.pool_timeout_seconds)
-                   .get_updates_read_timeout(settings.poll_timeout_seconds + 10))
+    requests, polling = _transports(settings, transport)
+    builder = builder.request(ObservedRequest(requests, metrics)).get_updates_request(ObservedRequest(polling, metrics))
     if settings.base_url:
         builder = builder.base_url(settings.base_url)
     if settings.base_file_url:
         builder = builder.base_file_url(settings.base_file_url)
     application = builder.build()
     application.bot_data[SETTINGS_KEY] = settings
+    application.bot_data[METRICS_KEY] = metrics
 
     private = filters.ChatType.PRIVATE
     application.add_handlers({
+        -3: [TypeHandler(Update, trace.arrived)],  # counts and times every update
         -2: [TypeHandler(Update, handlers.seen)],  # a chat that writes is reachable again
         -1: [MessageHandler(ALBUM & filters.CAPTION, handlers.remember_album)],  # for the album's other photos
         0: [
@@ -117,6 +119,7 @@ def build_application(settings: BotSettings, transport: BaseRequest | None = Non
             CommandHandler("top", game.top),
             CommandHandler("forget", forgetting.forget),
             CommandHandler("privacy", forgetting.privacy),
+            CommandHandler("stats", stats, filters=filters.User(user_id=settings.admin_user_ids)),
             CallbackQueryHandler(game.vote, pattern=rf"^{CALLBACK_PREFIX}:"),
             CallbackQueryHandler(forgetting.forget_button, pattern=rf"^{forgetting.FORGET_PREFIX}:"),
             CallbackQueryHandler(game.unknown_button),
@@ -129,8 +132,27 @@ def build_application(settings: BotSettings, transport: BaseRequest | None = Non
     return application
 
 
+def _transports(settings: BotSettings, transport: BaseRequest | None) -> tuple[BaseRequest, BaseRequest]:
+    """(for every method, for getUpdates): HTTP with the configured timeouts, as PTB's builder makes
+    them (a pool of 256 connections; one for long polling), or the given transport for both."""
+    if transport is not None:
+        return transport, transport
+    return (HTTPXRequest(connect_timeout=settings.connect_timeout_seconds, read_timeout=settings.read_timeout_seconds,
+                         write_timeout=settings.write_timeout_seconds, pool_timeout=settings.pool_timeout_seconds),
+            HTTPXRequest(connection_pool_size=1, read_timeout=settings.poll_timeout_seconds + 10))
+
+
 async def _start_services(application: Application) -> None:
     settings: BotSettings = application.bot_data[SETTINGS_KEY]
+    await runtime.start(application, settings)
+    try:
+        await _start_bot_services(application, settings)
+    except BaseException:
+        await runtime.stop(application)
+        raise
+
+
+async def _start_bot_services(application: Application, settings: BotSettings) -> None:
     storage = await Storage.open(settings.database_path)
     try:
         classifier = await asyncio.to_thread(create_classifier, settings.classifier)
@@ -148,11 +170,12 @@ async def _start_services(application: Application) -> None:
     if isinstance(application.bot.rate_limiter, ChatDelivery):
         application.bot.rate_limiter.chats = chats
     games = Games(storage, application.bot, settings.game_round_seconds, chats)
-    application.bot_data[SERVICES_KEY] = Services(
+    svc = application.bot_data[SERVICES_KEY] = Services(
         settings=settings, classifier=classifier, worker=worker, storage=storage,
         rate_limit=UserRateLimit(settings.rate_limit_per_minute), games=games, chats=chats,
         albums=Albums(settings.album_wait_seconds),
     )
+    runtime.attach(application.bot_data[METRICS_KEY], svc)
     await register_commands(application)
     await games.recover()
     logger.info("toonclip is up as @%s", application.bot.username)
@@ -174,12 +197,14 @@ async def register_commands(application: Application) -> None:
 async def _stop_services(application: Application) -> None:
     svc: Services | None = application.bot_data.pop(SERVICES_KEY, None)
     if svc is None:
+        await runtime.stop(application)
         return
     await svc.games.stop()
     await svc.chats.stop()
     await svc.worker.stop()
     await asyncio.to_thread(svc.classifier.close)
     await svc.storage.close()
+    await runtime.stop(application)
     logger.info("toonclip stopped")
 
 

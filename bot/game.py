@@ -12,6 +12,7 @@ from telegram.ext import ContextTypes
 
 from bot import replies
 from bot.i18n import language_of, speaker
+from bot.ops.trace import sending_prediction
 from bot.recognition import recognise
 from bot.rounds import choose_options, keyboard, parse_callback, seconds_left, topic_of
 from bot.services import services
@@ -42,7 +43,9 @@ async def game(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(now.message, replies.round_running(now.t, seconds_left(running) if running else 0))
         return
     games.schedule_end(round_id, games.round_seconds, now.t)  # ends even if the question below is lost
-    sent = await reply(target.source, replies.round_question(now.t, 0), reply_markup=keyboard(round_id, options, now.t))
+    async with sending_prediction(context):
+        sent = await reply(target.source, replies.round_question(now.t, 0),
+                           reply_markup=keyboard(round_id, options, now.t))
     await storage.set_round_message(round_id, sent.message_id)
 
 

@@ -16,6 +16,8 @@ from bot.chatstore import Gone
 from bot.delivery import may_have_arrived
 from bot.i18n import LANGUAGES, language_of, speaker
 from bot.labelscript import mostly_not_english
+from bot.ops.metrics import Outcome, metrics_of
+from bot.ops.trace import sending_prediction
 from bot.recognition import recognise
 from bot.services import services
 from bot.turn import Turn, addressed_to_another_bot, command_argument, picture_command, reply, turn
@@ -44,7 +46,8 @@ async def classify_and_answer(now: Turn, context: ContextTypes.DEFAULT_TYPE, sou
         await note_english_model(now, labels)
     result = await recognise(now.update, context, source, labels, now.t)
     if result is not None:
-        await reply(source, replies.prediction(now.t, result))
+        async with sending_prediction(context):
+            await reply(source, replies.prediction(now.t, result))
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -213,6 +216,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     logger.error("Error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
+        metrics_of(context).answered(Outcome.ERROR)
         # No database here: whatever broke may be the database. The sender's own language.
         user = update.effective_user
         t = speaker(language_of(user.language_code if user else None))

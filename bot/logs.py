@@ -1,8 +1,11 @@
-"""Logging setup that never writes the bot token."""
+"""Logging setup that never writes the bot token: plain text lines, or one JSON object a line
+(LOG_FORMAT=json, for journald or Loki)."""
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import UTC, datetime
 
 REDACTED = "<token>"
 
@@ -34,10 +37,34 @@ class RedactToken(logging.Filter):
         return True
 
 
-def setup_logging(token: str, level: int = logging.INFO) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time (UTC, ISO 8601), level, logger, message, and the traceback
+    when there is one. Newlines inside the message stay escaped, so a record is always one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        # RedactToken may have replaced exc_info with an already redacted exc_text.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(token: str, level: int = logging.INFO, log_format: str = "text") -> None:
     """Log to stderr with the token redacted; keep the HTTP client's per-request lines out."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactToken(token))
     root = logging.getLogger()
     root.handlers[:] = [handler]

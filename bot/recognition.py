@@ -4,6 +4,7 @@ one sentence for every way that can go wrong."""
 from __future__ import annotations
 
 import logging
+import time
 
 from telegram import Message, Update
 from telegram.error import TelegramError
@@ -11,6 +12,7 @@ from telegram.ext import ContextTypes
 
 from bot import replies
 from bot.i18n import Speaker
+from bot.ops.metrics import Outcome, Stage, metrics_of
 from bot.pictures import NoPicture, PictureTooLarge, download, find_picture
 from bot.ratelimit import Verdict
 from bot.services import services
@@ -34,27 +36,36 @@ async def recognise(update: Update, context: ContextTypes.DEFAULT_TYPE, source: 
 
     Used by /classify, plain pictures and the game: every answer quotes source.
     """
-    svc = services(context)
+    svc, metrics = services(context), metrics_of(context)
     verdict = svc.rate_limit.check(sender_id(update))
     if verdict is not Verdict.ALLOW:
+        metrics.answered(Outcome.RATE_LIMITED)
         if verdict is Verdict.WARN:
             await reply(source, replies.rate_limited(t))
         return None
     max_bytes = svc.settings.classifier.max_image_bytes
     try:
-        picture = find_picture(source, svc.classifier.image_size)
-        data = await download(context.bot, picture, max_bytes)
-        chosen = labels or await svc.labels_for(source.chat_id)
-        return await svc.worker.classify(data, chosen)
+        with metrics.in_flight.track_inprogress():
+            picture = find_picture(source, svc.classifier.image_size)
+            started = time.perf_counter()
+            data = await download(context.bot, picture, max_bytes)
+            metrics.observe(Stage.DOWNLOAD, time.perf_counter() - started)
+            chosen = labels or await svc.labels_for(source.chat_id)
+            return await svc.worker.classify(data, chosen)
     except (NoPicture, ImageError) as exc:
+        metrics.answered(Outcome.REFUSED)
         await reply(source, replies.explained(t, exc))
     except PictureTooLarge as exc:
+        metrics.answered(Outcome.REFUSED)
         await reply(source, replies.too_large(t, int(exc.args[0]), max_bytes))
     except WorkerBusy:
+        metrics.answered(Outcome.BUSY)
         await reply(source, replies.busy(t))
     except WorkerStopped:
+        metrics.answered(Outcome.BUSY)
         await reply(source, replies.stopping(t))
     except TelegramError as exc:
+        metrics.answered(Outcome.ERROR)
         logger.warning("Could not download a picture in chat %s: %s", source.chat_id, exc)
         await reply(source, replies.download_failed(t))
     return None

@@ -7,6 +7,7 @@ from html import escape
 
 from bot.chatstore import ForgottenChat, ForgottenPlayer
 from bot.i18n import N_, Speaker
+from bot.ops.snapshot import Snapshot
 from classifier import MAX_LABEL_CHARS, MAX_LABELS, MIN_LABELS, Prediction
 from classifier.messages import Explained
 
@@ -278,3 +279,26 @@ COMMAND_DESCRIPTIONS = (
 def command_menu(t: Speaker) -> list[tuple[str, str]]:
     """(command, description) for Telegram's command menu in this language."""
     return [(command, t(description)) for command, description in COMMAND_DESCRIPTIONS]
+
+
+def stats(t: Speaker, s: Snapshot) -> str:
+    """/stats, for the bot's operators: numbers first, one line each."""
+    if s.p50_seconds is None or s.p95_seconds is None:
+        latency = t("Latency: no pictures answered yet.")
+    else:
+        latency = t("Latency of the latest answers ({n}): p50 {p50} s, p95 {p95} s",
+                    n=s.latency_window, p50=round(s.p50_seconds, 2), p95=round(s.p95_seconds, 2))
+    hits = "—" if s.label_hit_ratio is None else t.percent(s.label_hit_ratio)
+    return "\n".join((
+        t("<b>toonclip</b> {version}, up {hours} h", version=escape(s.version),
+          hours=round(s.uptime_seconds / 3600, 1)),
+        t("Pictures answered: {hour} in the last hour, {day} in the last day", hour=s.answered_hour,
+          day=s.answered_day),
+        latency,
+        t("Queue: {queue} of {size}; pictures in flight: {in_flight}", queue=s.queue, size=s.queue_size,
+          in_flight=s.in_flight),
+        t("Label cache hits: {ratio}", ratio=hits),
+        t("Model: {model} ({weights}) on {device}, {precision}", model=escape(s.model), weights=escape(s.weights),
+          device=escape(s.device), precision=escape(s.precision)),
+        t("Database: {size} MB", size=round(s.database_bytes / 2**20, 2)),
+    ))

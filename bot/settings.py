@@ -9,6 +9,9 @@ from pathlib import Path
 
 from classifier.settings import ClassifierSettings, EnvReader, SettingsError
 
+DEFAULT_DATABASE_PATH = Path("data/toonclip.sqlite3")
+LOG_FORMATS = ("text", "json")
+
 
 @dataclass(frozen=True)
 class BotSettings:
@@ -18,7 +21,7 @@ class BotSettings:
     classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
     base_url: str | None = None
     base_file_url: str | None = None
-    database_path: Path = Path("data/toonclip.sqlite3")
+    database_path: Path = DEFAULT_DATABASE_PATH
     webhook_url: str | None = None
     webhook_secret: str | None = None
     webhook_listen: str = "0.0.0.0"
@@ -40,6 +43,12 @@ class BotSettings:
     pool_timeout_seconds: float = 30.0
     # Memory the start-up check assumes is free, in MB; None: measured (README, Requirements)
     memory_available_mb: float | None = None
+    # The operator's side (README, Operating toonclip)
+    metrics_port: int | None = None  # /metrics and /healthz; off when None, any free port when 0
+    metrics_listen: str = "127.0.0.1"
+    health_poll_age_seconds: float = 60.0  # /healthz fails when no getUpdates was answered for this long
+    admin_user_ids: frozenset[int] = frozenset()  # who may use /stats
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BotSettings:
@@ -62,7 +71,7 @@ class BotSettings:
             classifier=ClassifierSettings.from_env(env),
             base_url=get.text("TELEGRAM_BASE_URL", "") or None,
             base_file_url=get.text("TELEGRAM_BASE_FILE_URL", "") or None,
-            database_path=Path(get.text("DATABASE_PATH", str(defaults.database_path))),
+            database_path=database_path(env),
             webhook_url=webhook_url,
             webhook_secret=webhook_secret,
             webhook_listen=get.text("WEBHOOK_LISTEN", defaults.webhook_listen),
@@ -81,4 +90,45 @@ class BotSettings:
                                              float, 0.1),
             pool_timeout_seconds=get.number("TELEGRAM_POOL_TIMEOUT_SECONDS", defaults.pool_timeout_seconds, float, 0.1),
             memory_available_mb=get.number("MEMORY_AVAILABLE_MB", None, float, 0),
+            metrics_port=_port(get, "METRICS_PORT"),
+            metrics_listen=get.text("METRICS_LISTEN", defaults.metrics_listen),
+            health_poll_age_seconds=_poll_age(get, get.number("POLL_TIMEOUT_SECONDS", defaults.poll_timeout_seconds,
+                                                               float, 0)),
+            admin_user_ids=_user_ids(get.text("ADMIN_USER_IDS", "")),
+            log_format=log_format(env),
         )
+
+
+def database_path(env: Mapping[str, str]) -> Path:
+    """DATABASE_PATH alone: `python -m bot backup` needs nothing else (and no token)."""
+    return Path(EnvReader(env).text("DATABASE_PATH", str(DEFAULT_DATABASE_PATH)))
+
+
+def log_format(env: Mapping[str, str]) -> str:
+    """LOG_FORMAT alone: text (the default) or json, one object a line."""
+    return EnvReader(env).choice("LOG_FORMAT", "text", LOG_FORMATS)
+
+
+def _port(get: EnvReader, name: str) -> int | None:
+    if not get.text(name, ""):
+        return None
+    port = get.number(name, 0, int, 0)
+    if port > 65535:
+        raise SettingsError(f"{name} must be a port number up to 65535, not {port}.")
+    return port
+
+
+def _poll_age(get: EnvReader, poll_timeout: float) -> float:
+    age = get.number("HEALTH_POLL_AGE_SECONDS", BotSettings.health_poll_age_seconds, float, 1)
+    if age <= poll_timeout:
+        raise SettingsError(f"HEALTH_POLL_AGE_SECONDS ({age:g}) must be longer than POLL_TIMEOUT_SECONDS "
+                            f"({poll_timeout:g}): a long poll that waits its full time is no sign of trouble.")
+    return age
+
+
+def _user_ids(raw: str) -> frozenset[int]:
+    ids = [part.strip() for part in raw.replace(",", " ").split()]
+    try:
+        return frozenset(int(part) for part in ids)
+    except ValueError:
+        raise SettingsError(f"ADMIN_USER_IDS must be Telegram user ids separated by commas, not '{raw}'.") from None

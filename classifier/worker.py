@@ -17,6 +17,7 @@ from PIL import Image
 from classifier.devicedecode import DeviceJpegDecoder, JpegHeader, read_jpeg_header
 from classifier.images import ImageError, ImageLimits, decode_image, to_rgb
 from classifier.inference import InternalError, infer
+from classifier.observer import WorkerObserver
 from classifier.schedule import ChunkSizer, Doorbell, Scheduler, Step, Wake
 from classifier.zeroshot import LabelsNotCached, Prediction, ZeroShotClassifier
 
@@ -36,6 +37,7 @@ class _Request:
     pixels: np.ndarray | JpegHeader  # a prepared picture, or a JPEG to decode on the device
     labels: tuple[str, ...]
     future: asyncio.Future[Prediction]
+    queued_at: float = 0.0  # perf_counter() when it last joined the queue
 
 
 @dataclass
@@ -74,6 +76,7 @@ class BatchWorker:
         self.max_wait = max_wait_ms / 1000
         self.queue_size = queue_size
         self.stats = WorkerStats()
+        self.observer = WorkerObserver()  # replace it to receive timings (classifier/observer.py)
         self._decode_pool = ThreadPoolExecutor(decode_threads, thread_name_prefix="toonclip-decode")
         # JPEGs decoded in batches on the model's device (nvjpeg on a GPU); the rest through Pillow.
         self._device_decoder = (DeviceJpegDecoder(classifier.clip.device, classifier.picture_steps)
@@ -93,6 +96,11 @@ class BatchWorker:
     def load(self) -> int:
         """Requests accepted and not yet answered."""
         return self._admitted
+
+    @property
+    def running(self) -> bool:
+        """Whether the batching loop runs (started, and neither stopped nor crashed)."""
+        return self._task is not None and not self._task.done()
 
     def start(self) -> None:
         """Start the batching loop on the running event loop."""
@@ -147,9 +155,12 @@ class BatchWorker:
         self._admitted += 1
         try:
             labels_ready = self._schedule(labels)  # encoding starts while the picture is decoded
+            self.observer.labels_looked_up(len(set(labels)) - len(labels_ready), len(labels_ready))
             self._decoding += 1
             try:
+                started = time.perf_counter()
                 pixels = await loop.run_in_executor(self._decode_pool, self._prepare, image)
+                self.observer.picture_prepared(time.perf_counter() - started)
             except (ImageError, asyncio.CancelledError):
                 raise
             except Exception as exc:  # a bug or a library's surprise: this caller's failure alone
@@ -171,6 +182,7 @@ class BatchWorker:
                 await asyncio.wait(labels_ready)  # never cancels them: other callers share them
                 for ready in labels_ready:
                     ready.result()  # the encoding's failure is this caller's too
+            request.queued_at = time.perf_counter()
             self._pending.append(request)
             self._doorbell.ring(Wake.PICTURE_QUEUED)
             try:
@@ -250,7 +262,9 @@ class BatchWorker:
                     except Exception:
                         logger.exception("A picture failed in the model")
                         results.append(InternalError("internal error"))
-        self._chunks.batch_done(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        self._chunks.batch_done(elapsed)
+        self.observer.batch_done([started - request.queued_at for request in live], elapsed)
         for request, result in zip(live, results, strict=True):
             if request.future.done():
                 continue
@@ -279,7 +293,9 @@ class BatchWorker:
             return
         self.stats.text_chunks += 1
         self.stats.labels_encoded += len(chunk)
-        self._chunks.chunk_done(len(chunk), time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        self._chunks.chunk_done(len(chunk), elapsed)
+        self.observer.text_encoded(len(chunk), elapsed)
         for label in chunk:
             self._encoding.pop(label).set_result(None)
 

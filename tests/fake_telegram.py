@@ -63,6 +63,8 @@ class FakeTelegram:
         self.stalls: dict[str, list[float]] = {}
         self.upgraded: dict[int, int] = {}  # a group's old id -> its supergroup's id
         self.refusing: dict[int, str] = {}  # chat id -> the Forbidden description it answers with
+        # methods that go unanswered while listed here: their calls hang, as when Telegram stops answering
+        self.unanswered: set[str] = set()
         self._update_ids = itertools.count(1)
         self.last_update_id = 0  # the id of the latest update pushed
         self._message_ids = itertools.count(100_000)
@@ -151,6 +153,8 @@ class FakeTelegram:
         call = Call(method, params)
         self.calls.append(call)
         await self._notify()
+        while method in self.unanswered:
+            await asyncio.sleep(0.05)
         planned = self.failures.get(method)
         if planned:
             status, description, retry_after = planned.pop(0)

@@ -1,0 +1,55 @@
+"""/stats: the operator's view in Telegram, for the user ids in ADMIN_USER_IDS only (the handler's
+filter in bot/app.py; anyone else gets what any unknown command gets: nothing)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot import replies
+from bot.ops.metrics import Metrics, metrics_of, package_version
+from bot.ops.snapshot import Snapshot
+from bot.services import Services
+from bot.turn import reply, turn
+
+HOUR_MINUTES = 60
+DAY_MINUTES = 24 * 60
+
+
+def database_bytes(path: Path) -> int:
+    """The database file with its journal or write-ahead log, when present."""
+    return sum(file.stat().st_size for file in (path, Path(f"{path}-journal"), Path(f"{path}-wal")) if file.exists())
+
+
+def take_snapshot(svc: Services, metrics: Metrics) -> Snapshot:
+    hits = metrics.sample("toonclip_label_cache_hits_total")
+    lookups = hits + metrics.sample("toonclip_label_cache_misses_total")
+    clip = svc.classifier.clip
+    return Snapshot(
+        version=package_version(),
+        uptime_seconds=time.monotonic() - metrics.started,
+        answered_hour=metrics.recent.count(HOUR_MINUTES),
+        answered_day=metrics.recent.count(DAY_MINUTES),
+        latency_window=metrics.recent.latencies(),
+        p50_seconds=metrics.recent.percentile(50),
+        p95_seconds=metrics.recent.percentile(95),
+        queue=svc.worker.load,
+        queue_size=svc.worker.queue_size,
+        in_flight=int(metrics.sample("toonclip_pictures_in_flight")),
+        label_hit_ratio=hits / lookups if lookups else None,
+        model=svc.settings.classifier.model,
+        weights=svc.settings.classifier.pretrained or "random",
+        device=str(clip.device),
+        precision=str(clip.dtype).removeprefix("torch."),
+        database_bytes=database_bytes(svc.storage.path),
+    )
+
+
+async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Uptime, answers, latency, the queue, cache hits, the model and the database: /stats."""
+    if (now := await turn(update, context)) is None:
+        return
+    await reply(now.message, replies.stats(now.t, take_snapshot(now.svc, metrics_of(context))))
