@@ -34,6 +34,8 @@ class Picture:
     file_id: str
     file_size: int | None
     kind: str  # photo, document, sticker, sticker thumbnail
+    # The same for every user and bot: the key of the picture's embedding (None: not cached)
+    file_unique_id: str | None = None
 
 
 def smallest_covering(sizes: tuple[PhotoSize, ...], side: int) -> PhotoSize:
@@ -61,19 +63,21 @@ def find_picture(message: Message, side: int) -> Picture:
     """The picture to classify in message, choosing the cheapest adequate file; raises NoPicture."""
     if message.photo:
         best = smallest_covering(message.photo, side)
-        return Picture(best.file_id, best.file_size, "photo")
+        return Picture(best.file_id, best.file_size, "photo", best.file_unique_id)
     if message.sticker:
         sticker = message.sticker
         if not (sticker.is_animated or sticker.is_video):
-            return Picture(sticker.file_id, sticker.file_size, "sticker")
+            return Picture(sticker.file_id, sticker.file_size, "sticker", sticker.file_unique_id)
         if sticker.thumbnail is None:
             raise NoPicture("This sticker cannot be read: it is animated and has no preview picture.")
-        return Picture(sticker.thumbnail.file_id, sticker.thumbnail.file_size, "sticker thumbnail")
+        return Picture(sticker.thumbnail.file_id, sticker.thumbnail.file_size, "sticker thumbnail",
+                       sticker.thumbnail.file_unique_id)
     if message.document:
         if not _image_document(message):
             raise NoPicture("That file is not a picture; send a photo, a sticker or an image file ({formats}).",
                             formats=FORMAT_NAMES)
-        return Picture(message.document.file_id, message.document.file_size, "document")
+        return Picture(message.document.file_id, message.document.file_size, "document",
+                       message.document.file_unique_id)
     raise NoPicture("There is no picture here; send a photo, a sticker or an image file.")
 
 

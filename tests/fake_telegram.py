@@ -52,6 +52,8 @@ class FakeTelegram:
         self.failures: dict[str, list[tuple[int, str, int | None]]] = {}
         # method -> queue of delays: the call is carried out and recorded, then answered this late
         self.stalls: dict[str, list[float]] = {}
+        # method -> event: every call is carried out and recorded, and answered once the event is set
+        self.holds: dict[str, threading.Event] = {}
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(100_000)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -159,6 +161,9 @@ class FakeTelegram:
         stalls = self.stalls.get(method)
         if stalls:  # done and recorded, but the answer comes too late for the bot to read it
             await asyncio.sleep(stalls.pop(0))
+        hold = self.holds.get(method)
+        while hold is not None and not hold.is_set():  # polled: the test's thread sets it
+            await asyncio.sleep(0.005)
         return web.json_response({"ok": True, "result": result})
 
     async def _file(self, request: web.Request) -> web.Response:
