@@ -170,6 +170,35 @@ async def test_duplicate_files_on_the_command_line_are_encoded_once(
     assert worker.stats.images == 3  # fox, cat and lion, each once
 
 
+async def test_a_caller_who_leaves_does_not_cancel_the_others_and_new_labels_take_the_chunked_path(
+        settings: ClassifierSettings, classifier: ZeroShotClassifier, samples_dir: Path) -> None:
+    worker = create_worker(settings, classifier)
+    worker.start()
+    arrived, fetches = asyncio.Event(), []
+
+    async def fetch() -> bytes:
+        fetches.append(1)
+        await arrived.wait()
+        return sample(samples_dir, "rabbit")
+
+    try:
+        first = asyncio.ensure_future(worker.classify(fetch, DEFAULT_LABELS, key="k"))
+        second = asyncio.ensure_future(worker.classify(fetch, DEFAULT_LABELS, key="k"))
+        while worker.stats.joined < 1:
+            await asyncio.sleep(0.005)
+        first.cancel()  # the caller whose fetch is running leaves
+        arrived.set()
+        assert (await second).label == "rabbit"
+        assert first.cancelled() and len(fetches) == 1
+        batches, encoded = worker.stats.batches, worker.stats.labels_encoded
+        hit = await worker.classify(fetch, ["rabbit", "Duck", "Lion"], key="k")  # two label strings never seen
+        assert hit.label == "rabbit" and len(fetches) == 1
+        assert worker.stats.batches == batches  # no image batch: the cached embedding, scored on the loop
+        assert worker.stats.labels_encoded == encoded + 2  # through the chunked path, like everyone's
+    finally:
+        await worker.stop()
+
+
 def test_the_cache_keeps_embeddings_across_opening_and_only_for_its_identity(tmp_path: Path) -> None:
     path = ImageEmbeddingCache.file_for(tmp_path, "model A")
     assert path != ImageEmbeddingCache.file_for(tmp_path, "model B")
