@@ -2,9 +2,12 @@
 
 Keys: every key of `python -m classifier bench` (classifier/bench.py), plus bot_e2e_p50_ms,
 bot_overhead_ms (with its p10/p90), measured in triples with the model and the worker alone,
-loop_lag_p99_ms, and rss_idle_mb and rss_peak_mb (measured in a fresh bot process). Telegram is
-played in process by a python-telegram-bot transport (a BaseRequest), so the benchmark needs no
-network and nothing from the test suite; the HTTP round trip to Telegram is not part of the figures.
+loop_lag_p99_ms, repeat_hit_ms (a picture the bot has seen before) and the sticker-traffic run
+(sticker_pictures_per_s, sticker_hit_ratio, sticker_vs_worker: 10,000 requests drawn from 2,000
+pictures with Zipf popularity), and rss_idle_mb and rss_peak_mb (measured in a fresh bot
+process). Telegram is played in process by a python-telegram-bot transport
+(a BaseRequest), so the benchmark needs no network and nothing from the test suite; the HTTP round
+trip to Telegram is not part of the figures.
 """
 
 from __future__ import annotations
@@ -13,15 +16,20 @@ import asyncio
 import itertools
 import json
 import pickle
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from safetensors.torch import save_file
+from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application, started
@@ -35,6 +43,11 @@ from classifier.model import build_model, resolve_spec
 from classifier.settings import ClassifierSettings
 
 TOKEN = "1:bench"
+# The sticker-traffic run (README, Performance): requests drawn from distinct pictures whose
+# popularity follows Zipf's law with this exponent, as stickers from packs are sent again and again.
+STICKER_REQUESTS, STICKER_PICTURES, STICKER_ZIPF = 10_000, 2_000, 1.1
+FULL_SECONDS = 3.0  # a shorter --seconds scales the sticker-traffic run down in proportion (tests)
+HIT_RUNS = 40
 BOT_USER = {"id": 1, "is_bot": True, "first_name": "Bench", "username": "bench_bot"}
 MEMORY_BURST = 256  # photos at once for rss_peak_mb
 
@@ -44,6 +57,7 @@ class LoopbackTelegram(BaseRequest):
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
+        self.downloads = 0
         self.answered: dict[int, asyncio.Event] = {}  # message id of a photo -> its answer was sent
         self._updates: list[dict[str, Any]] = []
         self._arrived = asyncio.Event()
@@ -60,16 +74,29 @@ class LoopbackTelegram(BaseRequest):
         """Nothing to close."""
 
     def push_photo(self, chat_id: int, data: bytes) -> asyncio.Event:
-        """Offer a photo update to getUpdates; the event is set when its answer is sent."""
+        """Offer a photo update (a picture never seen before) to getUpdates; the event is set when
+        its answer is sent."""
         number = next(self._ids)
         file_id = f"f{number}"
         self.files[file_id] = data
         size = {"file_id": file_id, "file_unique_id": file_id, "width": PHOTO_SIZE[0], "height": PHOTO_SIZE[1],
                 "file_size": len(data)}
+        return self._push(number, chat_id, photo=[size])
+
+    def push_sticker(self, chat_id: int, data: bytes, unique_id: str) -> asyncio.Event:
+        """Offer a sticker update; unique_id is the file's file_unique_id (the same for every copy)."""
+        number = next(self._ids)
+        file_id = f"s{number}"
+        self.files[file_id] = data
+        return self._push(number, chat_id, sticker={
+            "file_id": file_id, "file_unique_id": unique_id, "type": "regular", "width": PHOTO_SIZE[0],
+            "height": PHOTO_SIZE[1], "is_animated": False, "is_video": False, "file_size": len(data)})
+
+    def _push(self, number: int, chat_id: int, **content: Any) -> asyncio.Event:
         person = {"id": chat_id, "is_bot": False, "first_name": "B"}
         self._updates.append({"update_id": number, "message": {
             "message_id": number, "date": int(time.time()), "chat": {"id": chat_id, "type": "private"},
-            "from": person, "photo": [size]}})
+            "from": person, **content}})
         self.answered[number] = asyncio.Event()
         self._arrived.set()
         return self.answered[number]
@@ -77,6 +104,7 @@ class LoopbackTelegram(BaseRequest):
     async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
                          *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         if "/file/" in url:
+            self.downloads += 1
             return 200, self.files[url.rsplit("/", 1)[1]]
         name = url.rsplit("/", 1)[1]
         params = request_data.parameters if request_data is not None else {}
@@ -109,8 +137,62 @@ class LoopbackTelegram(BaseRequest):
         return True  # setMyCommands, deleteWebhook and the like
 
 
-async def bot_measurements(classifier_settings: ClassifierSettings, burst: int) -> dict[str, float]:
-    """Paired latencies (model, worker, bot round trip) and the event loop's lag under a burst.
+def zipf_draws(requests: int, pictures: int, exponent: float = STICKER_ZIPF, seed: int = 0) -> list[int]:
+    """requests picture numbers in [0, pictures), number k drawn with probability ∝ (k + 1) ** -exponent."""
+    weights = np.arange(1, pictures + 1, dtype=np.float64) ** -exponent
+    draws = np.random.default_rng(seed).choice(pictures, size=requests, p=weights / weights.sum())
+    return [int(d) for d in draws]
+
+
+@asynccontextmanager
+async def unpaced(application: Application) -> AsyncIterator[None]:
+    """Answers without python-telegram-bot's flood pacing (30 messages a second for a whole bot): that
+    is Telegram's limit on an account, and it would cap any traffic faster than that, cached or not."""
+    limiter = application.bot._rate_limiter
+    application.bot._rate_limiter = None
+    try:
+        yield
+    finally:
+        application.bot._rate_limiter = limiter
+
+
+async def repeat_hit_ms(transport: LoopbackTelegram) -> float:
+    """Median round trip of a sticker the bot has seen before: no download, decoding or encoding."""
+    picture = test_jpeg(PHOTO_SIZE, seed=99)
+    await transport.push_sticker(2, picture, "repeat").wait()  # the first time: downloaded and encoded
+    times = []
+    for _ in range(HIT_RUNS):
+        started = time.perf_counter()
+        await transport.push_sticker(2, picture, "repeat").wait()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+async def sticker_traffic(transport: LoopbackTelegram, svc: Services, scale: float) -> dict[str, float]:
+    """STICKER_REQUESTS (times scale) stickers drawn from STICKER_PICTURES (times scale) with Zipf
+    popularity, sent by 3 × BATCH_MAX_SIZE chats, each sending its next one when answered."""
+    requests, pictures = max(1, round(STICKER_REQUESTS * scale)), max(1, round(STICKER_PICTURES * scale))
+    draws = zipf_draws(requests, pictures)
+    files = {n: test_jpeg(PHOTO_SIZE, seed=10_000 + n) for n in set(draws)}  # made before the clock starts
+    queue: Iterator[int] = iter(draws)
+    encoded, downloads = svc.worker.stats.images, transport.downloads
+
+    async def chat(chat_id: int) -> None:
+        for n in queue:  # shared: each chat takes the next request
+            await transport.push_sticker(chat_id, files[n], f"zipf-{n}").wait()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(chat(1000 + i) for i in range(3 * svc.worker.max_batch)))
+    seconds = time.perf_counter() - started
+    return {"sticker_pictures_per_s": requests / seconds,
+            "sticker_hit_ratio": 1 - (svc.worker.stats.images - encoded) / requests,
+            "sticker_requests": requests, "sticker_distinct": len(files),
+            "sticker_downloads": transport.downloads - downloads}
+
+
+async def bot_measurements(classifier_settings: ClassifierSettings, burst: int, scale: float) -> dict[str, float]:
+    """Paired latencies (model, worker, bot round trip), the event loop's lag under a burst, a cached
+    picture's round trip and the sticker-traffic run.
 
     The pairs run one request at a time; the burst sends `burst` photos from 16 chats at once
     and records how late the bot's event loop wakes up meanwhile (loop_lag_p99_ms).
@@ -132,6 +214,9 @@ async def bot_measurements(classifier_settings: ClassifierSettings, burst: int) 
             async with LoopLag() as lag:
                 answers = [transport.push_photo(100 + i % 16, photo).wait() for i in range(burst)]
                 await asyncio.gather(*answers)
+            async with unpaced(application):
+                results["repeat_hit_ms"] = await repeat_hit_ms(transport)
+                results |= await sticker_traffic(transport, svc, scale)
     results["loop_lag_p99_ms"] = lag.percentile_ms(99)
     results["loop_lag_burst"] = burst
     return results | await asyncio.to_thread(memory_use, classifier_settings)
@@ -140,7 +225,9 @@ async def bot_measurements(classifier_settings: ClassifierSettings, burst: int) 
 def collect(settings: ClassifierSettings, seconds: float) -> dict[str, Any]:
     """The classifier's keys, then the bot's, each on a model of its own (one at a time)."""
     results = classifier_bench.collect(settings, seconds, paired=False)
-    return results | asyncio.run(bot_measurements(settings, 4 * settings.batch_max_size))
+    results |= asyncio.run(bot_measurements(settings, 4 * settings.batch_max_size, min(1.0, seconds / FULL_SECONDS)))
+    results["sticker_vs_worker"] = results["sticker_pictures_per_s"] / results["worker_img_per_s"]
+    return results
 
 
 def run_bench(settings: ClassifierSettings, seconds: float, as_json: bool) -> int:

@@ -42,6 +42,8 @@ class Picture:
     kind: str  # photo, document, sticker, sticker thumbnail, animation, video, video note, ... thumbnail
     # What to read instead when the file is over the size limit: a video's thumbnail, however small.
     fallback: Picture | None = None
+    # The same for every user and bot: the key of the picture's embedding (None: not cached)
+    file_unique_id: str | None = None
 
 
 def smallest_covering(sizes: tuple[PhotoSize, ...], side: int) -> PhotoSize:
@@ -86,25 +88,27 @@ def _clip(media: Animation | Video | VideoNote | Document, kind: str, side: int)
     """A moving picture: its thumbnail when that covers side, else the file (one frame is read from
     it), with the thumbnail to fall back on when the file is over the size limit."""
     thumbnail = media.thumbnail
-    preview = Picture(thumbnail.file_id, thumbnail.file_size, f"{kind} thumbnail") if thumbnail else None
+    preview = (Picture(thumbnail.file_id, thumbnail.file_size, f"{kind} thumbnail",
+                       file_unique_id=thumbnail.file_unique_id) if thumbnail else None)
     if preview is not None and covers(thumbnail, side):
         return preview
-    return Picture(media.file_id, media.file_size, kind, fallback=preview)
+    return Picture(media.file_id, media.file_size, kind, fallback=preview, file_unique_id=media.file_unique_id)
 
 
 def find_picture(message: Message, side: int) -> Picture:
     """The picture to classify in message, choosing the cheapest adequate file; raises NoPicture."""
     if message.photo:
         best = smallest_covering(message.photo, side)
-        return Picture(best.file_id, best.file_size, "photo")
+        return Picture(best.file_id, best.file_size, "photo", file_unique_id=best.file_unique_id)
     if message.sticker:
         sticker = message.sticker
         if not (sticker.is_animated or sticker.is_video):
-            return Picture(sticker.file_id, sticker.file_size, "sticker")
+            return Picture(sticker.file_id, sticker.file_size, "sticker", file_unique_id=sticker.file_unique_id)
         if sticker.thumbnail is not None:
-            return Picture(sticker.thumbnail.file_id, sticker.thumbnail.file_size, "sticker thumbnail")
+            return Picture(sticker.thumbnail.file_id, sticker.thumbnail.file_size, "sticker thumbnail",
+                           file_unique_id=sticker.thumbnail.file_unique_id)
         if sticker.is_video:  # a WebM: one frame of it
-            return Picture(sticker.file_id, sticker.file_size, "video sticker")
+            return Picture(sticker.file_id, sticker.file_size, "video sticker", file_unique_id=sticker.file_unique_id)
         raise NoPicture("This sticker cannot be read: it is animated and has no preview picture.")
     # Older clients send a GIF as an animation and a document: the animation comes first.
     for media, kind in ((message.animation, "animation"), (message.video, "video"),
@@ -117,7 +121,8 @@ def find_picture(message: Message, side: int) -> Picture:
         if not _image_document(message):
             raise NoPicture("That file is not a picture; send a photo, a sticker or an image file ({formats}).",
                             formats=FORMAT_NAMES)
-        return Picture(message.document.file_id, message.document.file_size, "document")
+        return Picture(message.document.file_id, message.document.file_size, "document",
+                       file_unique_id=message.document.file_unique_id)
     raise NoPicture("There is no picture here; send a photo, a sticker or an image file.")
 
 

@@ -1,5 +1,10 @@
 """From a message with a picture to a prediction: the rate limit, the download, the worker, and
-one sentence for every way that can go wrong."""
+one sentence for every way that can go wrong.
+
+A picture is known to the worker by Telegram's file_unique_id of the file that would be
+downloaded: one seen before (by any chat) is not downloaded again, and one that many chats send at
+once is downloaded once (classifier/worker.py).
+"""
 
 from __future__ import annotations
 
@@ -13,13 +18,18 @@ from telegram.ext import ContextTypes
 from bot import replies
 from bot.i18n import Speaker
 from bot.ops.metrics import Outcome, Stage, metrics_of
-from bot.pictures import NoPicture, PictureTooLarge, download, find_picture
+from bot.pictures import NoPicture, Picture, PictureTooLarge, download, find_picture
 from bot.ratelimit import Verdict
 from bot.services import services
 from bot.turn import reply
 from classifier import ImageError, Prediction, WorkerBusy, WorkerStopped
 
 logger = logging.getLogger(__name__)
+
+
+def picture_key(picture: Picture) -> str | None:
+    """The worker's key for a Telegram file; None when Telegram gave no file_unique_id."""
+    return f"telegram:{picture.file_unique_id}" if picture.file_unique_id else None
 
 
 def sender_id(update: Update) -> int:
@@ -44,14 +54,18 @@ async def recognise(update: Update, context: ContextTypes.DEFAULT_TYPE, source: 
             await reply(source, replies.rate_limited(t))
         return None
     max_bytes = svc.settings.classifier.max_image_bytes
+
+    async def fetch() -> bytes:  # called only for a picture not seen before
+        started = time.perf_counter()
+        data = await download(context.bot, picture, max_bytes)
+        metrics.observe(Stage.DOWNLOAD, time.perf_counter() - started)
+        return data
+
     try:
         with metrics.in_flight.track_inprogress():
             picture = find_picture(source, svc.classifier.image_size)
-            started = time.perf_counter()
-            data = await download(context.bot, picture, max_bytes)
-            metrics.observe(Stage.DOWNLOAD, time.perf_counter() - started)
             chosen = labels or await svc.labels_for(source.chat_id)
-            return await svc.worker.classify(data, chosen)
+            return await svc.worker.classify(fetch, chosen, key=picture_key(picture))
     except (NoPicture, ImageError) as exc:
         metrics.answered(Outcome.REFUSED)
         await reply(source, replies.explained(t, exc))

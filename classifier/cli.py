@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from classifier.factory import create_classifier, create_worker
+from classifier.imagecache import content_key
 from classifier.images import ImageError, NotAnImage
 from classifier.labels import LabelError, parse_labels
 from classifier.model import ModelLoadError
@@ -98,7 +99,8 @@ def expand_inputs(arguments: Sequence[Path], stdin: TextIO = sys.stdin) -> Itera
 async def _classify_path(worker: BatchWorker, path: Path, labels: Sequence[str]) -> Outcome:
     try:
         data = await asyncio.to_thread(path.read_bytes)
-        return Outcome(path, prediction=await worker.classify(data, labels))
+        # Keyed by content: a file whose bytes were seen before in this run is not decoded or encoded again.
+        return Outcome(path, prediction=await worker.classify(data, labels, key=content_key(data)))
     except NotAnImage as exc:
         return Outcome(path, error=str(exc), not_a_picture=True)
     except ImageError as exc:
@@ -147,7 +149,7 @@ async def stream_outcomes(worker: BatchWorker, inputs: Iterable[tuple[Path, bool
 async def _run_with_worker(settings: ClassifierSettings, inputs: Iterable[tuple[Path, bool]], labels: Sequence[str],
                            emit: Callable[[Outcome], None], total: int | None) -> float:
     """Stream the inputs through a worker; returns the seconds the streaming took (model loading aside)."""
-    classifier = await asyncio.to_thread(create_classifier, settings)
+    classifier = await asyncio.to_thread(create_classifier, settings, keep_pictures=False)
     worker = create_worker(settings, classifier)
     worker.start()
     try:

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from classifier.imagecache import ImageEmbeddingCache
 from classifier.images import ImageLimits
 from classifier.model import load_model
 from classifier.prompts import language_templates
 from classifier.settings import ClassifierSettings
 from classifier.textcache import TextEmbeddingCache
 from classifier.worker import BatchWorker
-from classifier.zeroshot import ZeroShotClassifier
+from classifier.zeroshot import ZeroShotClassifier, picture_identity
 
 
-def create_classifier(settings: ClassifierSettings) -> ZeroShotClassifier:
-    """Load the model (on the thread that will run it) and open its text-embedding cache."""
+def create_classifier(settings: ClassifierSettings, *, keep_pictures: bool = True) -> ZeroShotClassifier:
+    """Load the model (on the thread that will run it) and open its caches.
+
+    The image-embedding cache has a file in CACHE_DIR when keep_pictures is set (the bot); the
+    command line keeps it in memory for one run. Random weights differ in every run: never a file.
+    """
     executor = ThreadPoolExecutor(1, thread_name_prefix="toonclip-model")
 
     def build() -> ZeroShotClassifier:
@@ -22,7 +27,11 @@ def create_classifier(settings: ClassifierSettings) -> ZeroShotClassifier:
         cache_file = TextEmbeddingCache.file_for(settings.cache_dir, clip.identity,
                                                  (*settings.templates, *language_templates()))
         cache = TextEmbeddingCache(cache_file, settings.text_cache_entries)
-        classifier = ZeroShotClassifier(clip, settings.templates, cache, executor)
+        identity = picture_identity(clip)
+        images_file = (ImageEmbeddingCache.file_for(settings.cache_dir, identity)
+                       if keep_pictures and settings.pretrained else None)
+        images = ImageEmbeddingCache(images_file, identity, settings.image_cache_entries)
+        classifier = ZeroShotClassifier(clip, settings.templates, cache, executor, images)
         classifier.warm_up()
         return classifier
 

@@ -1,6 +1,7 @@
 """One image batch on the model thread: device decoding, one forward pass, one matrix product per
 label set. Text is never encoded here: labels that left the cache fail their rows with
-LabelsNotCached, and the worker sends those pictures back through the chunked path."""
+LabelsNotCached, and the worker sends those pictures back through the chunked path. A row without
+labels is answered with its picture's features (for the image-embedding cache)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ class InternalError(RuntimeError):
 
 
 def infer(classifier: ZeroShotClassifier, device_decoder: DeviceJpegDecoder | None,
-          batch: Sequence[tuple[np.ndarray | JpegHeader, tuple[str, ...]]]) -> list[Prediction | Exception]:
-    """A prediction, or the exception that is its caller's alone, for each (picture, labels) of batch."""
-    results: list[Prediction | Exception] = [InternalError("internal error")] * len(batch)
+          batch: Sequence[tuple[np.ndarray | JpegHeader, tuple[str, ...] | None]],
+          ) -> list[Prediction | torch.Tensor | Exception]:
+    """A prediction (labels given) or the picture's (D,) features (labels None), or the exception that
+    is its caller's alone, for each (picture, labels) of batch."""
+    results: list[Prediction | torch.Tensor | Exception] = [InternalError("internal error")] * len(batch)
     pictures: dict[int, np.ndarray | torch.Tensor] = {
         i: pixels for i, (pixels, _) in enumerate(batch) if not isinstance(pixels, JpegHeader)}
     jpegs = [i for i, (pixels, _) in enumerate(batch) if isinstance(pixels, JpegHeader)]
@@ -38,7 +41,11 @@ def infer(classifier: ZeroShotClassifier, device_decoder: DeviceJpegDecoder | No
     features = dict(zip(rows_in_batch, encoded, strict=True))
     by_labels: dict[tuple[str, ...], list[int]] = {}
     for i in rows_in_batch:
-        by_labels.setdefault(batch[i][1], []).append(i)
+        labels = batch[i][1]
+        if labels is None:
+            results[i] = features[i].clone()  # a storage of its own, not a view that keeps the batch alive
+        else:
+            by_labels.setdefault(labels, []).append(i)
     for labels, rows in by_labels.items():
         try:
             vectors = torch.stack([features[row] for row in rows])

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from classifier.imagecache import DEFAULT_ENTRIES as DEFAULT_IMAGE_CACHE_ENTRIES
 from classifier.labels import DEFAULT_LABELS, LabelError, parse_labels
 from classifier.prompts import DEFAULT_TEMPLATES, TemplateError, check_templates
 
@@ -55,6 +56,7 @@ class ClassifierSettings:
     default_labels: tuple[str, ...] = DEFAULT_LABELS
     cache_dir: Path = Path("data/cache")
     text_cache_entries: int = 20_000
+    image_cache_entries: int = DEFAULT_IMAGE_CACHE_ENTRIES  # pictures' embeddings (about 100 MB for a ViT-B)
     max_image_bytes: int = 20 * 1024 * 1024
     max_image_pixels: int = 50_000_000
     batch_max_size: int = 0  # 0: default_batch_size(device)
@@ -87,6 +89,7 @@ class ClassifierSettings:
             default_labels=get.parsed("DEFAULT_LABELS", defaults.default_labels, parse_labels),
             cache_dir=Path(get.text("CACHE_DIR", str(defaults.cache_dir))),
             text_cache_entries=get.number("TEXT_CACHE_ENTRIES", defaults.text_cache_entries, int, 1),
+            image_cache_entries=get.number("IMAGE_CACHE_ENTRIES", defaults.image_cache_entries, int, 1),
             max_image_bytes=int(get.number("MAX_IMAGE_MB", defaults.max_image_bytes / 2**20, float, 0.001)
                                 * 2**20),
             max_image_pixels=int(

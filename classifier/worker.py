@@ -6,12 +6,13 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import torch
 from PIL import Image
 
 from classifier.devicedecode import DeviceJpegDecoder, JpegHeader, read_jpeg_header
@@ -22,6 +23,10 @@ from classifier.schedule import ChunkSizer, Doorbell, Scheduler, Step, Wake
 from classifier.zeroshot import LabelsNotCached, Prediction, ZeroShotClassifier
 
 logger = logging.getLogger(__name__)
+
+# A picture: its bytes, a decoded image, or a coroutine function that fetches the bytes (a download),
+# called only when the picture's embedding is neither cached nor being made for another caller.
+ImageSource = bytes | Image.Image | Callable[[], Awaitable[bytes]]
 
 
 class WorkerBusy(RuntimeError):
@@ -35,8 +40,8 @@ class WorkerStopped(RuntimeError):
 @dataclass
 class _Request:
     pixels: np.ndarray | JpegHeader  # a prepared picture, or a JPEG to decode on the device
-    labels: tuple[str, ...]
-    future: asyncio.Future[Prediction]
+    labels: tuple[str, ...] | None  # None: encode only, the answer is the picture's features
+    future: asyncio.Future[Prediction | torch.Tensor]
     queued_at: float = 0.0  # perf_counter() when it last joined the queue
 
 
@@ -50,6 +55,8 @@ class WorkerStats:
     text_chunks: int = 0
     labels_encoded: int = 0  # through the chunked path, the only one the worker takes
     requeued: int = 0  # pictures sent back because their labels left the text cache before their batch
+    cache_hits: int = 0  # pictures answered from the image-embedding cache
+    joined: int = 0  # pictures answered by another caller's encoding of the same picture key
 
 
 class BatchWorker:
@@ -65,6 +72,12 @@ class BatchWorker:
     between (classifier/schedule.py): a chat's new labels cost that chat, never everyone else's
     pictures. An image batch never encodes text: a picture whose labels left the text cache
     before its batch ran goes back through the chunked path and waits for them.
+
+    A picture given with a key (what identifies its content) is encoded once: its embedding is
+    kept in the classifier's image cache, and a caller whose key is cached or being encoded for
+    another caller scores that embedding against its own labels with one small matrix product,
+    with no fetching, decoding or encoding. A failure is shared by the callers waiting at the
+    time and never kept: the next caller tries again.
     """
 
     def __init__(self, classifier: ZeroShotClassifier, limits: ImageLimits, *, max_batch: int = 32,
@@ -84,6 +97,7 @@ class BatchWorker:
         self._pending: deque[_Request] = deque()
         self._text_jobs: deque[deque[str]] = deque()  # one per label set waiting for new labels
         self._encoding: dict[str, asyncio.Future[None]] = {}  # label -> done when it is in the cache
+        self._flights: dict[str, asyncio.Task[torch.Tensor]] = {}  # picture key -> its embedding on its way
         self._doorbell = Doorbell()
         self._scheduler = Scheduler()
         self._chunks = ChunkSizer()
@@ -93,14 +107,14 @@ class BatchWorker:
         self._task: asyncio.Task[None] | None = None
 
     @property
-    def load(self) -> int:
-        """Requests accepted and not yet answered."""
-        return self._admitted
-
-    @property
     def running(self) -> bool:
         """Whether the batching loop runs (started, and neither stopped nor crashed)."""
         return self._task is not None and not self._task.done()
+
+    @property
+    def load(self) -> int:
+        """Requests accepted and not yet answered."""
+        return self._admitted
 
     def start(self) -> None:
         """Start the batching loop on the running event loop."""
@@ -142,8 +156,10 @@ class BatchWorker:
             self._doorbell.ring(Wake.LABELS_QUEUED)
         return waiting
 
-    async def classify(self, image: bytes | Image.Image, labels: Sequence[str]) -> Prediction:
-        """Classify one picture against labels; raises ImageError, WorkerBusy or WorkerStopped."""
+    async def classify(self, image: ImageSource, labels: Sequence[str], *, key: str | None = None) -> Prediction:
+        """Classify one picture against labels; raises ImageError, WorkerBusy or WorkerStopped, and
+        whatever fetching the picture raises. With a key, the picture is fetched and encoded only
+        when no embedding of that key is cached or on its way (class docstring)."""
         if self._closing or self._task is None:
             raise WorkerStopped("The classifier is not running.")
         if self._admitted >= self.queue_size:
@@ -151,46 +167,92 @@ class BatchWorker:
                              "try again in a few seconds.")
         if not labels:
             raise ValueError("At least one label is needed.")
-        loop = asyncio.get_running_loop()
         self._admitted += 1
         try:
             labels_ready = self._schedule(labels)  # encoding starts while the picture is decoded
             self.observer.labels_looked_up(len(set(labels)) - len(labels_ready), len(labels_ready))
-            self._decoding += 1
-            try:
-                started = time.perf_counter()
-                pixels = await loop.run_in_executor(self._decode_pool, self._prepare, image)
-                self.observer.picture_prepared(time.perf_counter() - started)
-            except (ImageError, asyncio.CancelledError):
-                raise
-            except Exception as exc:  # a bug or a library's surprise: this caller's failure alone
-                logger.exception("Preparing a picture failed")
-                raise InternalError("internal error") from exc
-            finally:
-                self._decoding -= 1
-                self._doorbell.ring(Wake.DECODE_FINISHED)
-            return await self._score(_Request(pixels, tuple(labels), loop.create_future()), labels_ready)
+            if key is not None:
+                return await self._rank(await self._features(key, image), tuple(labels), labels_ready)
+            pixels = await self._decode(image)
+            request = _Request(pixels, tuple(labels), asyncio.get_running_loop().create_future())
+            return await self._score(request, labels_ready)
         finally:
             self._admitted -= 1
             self._doorbell.ring(Wake.CALLER_LEFT)
+
+    async def _decode(self, image: ImageSource) -> np.ndarray | JpegHeader:
+        """The picture (fetched first when it is a fetch), prepared for a batch in a decode thread."""
+        if not isinstance(image, bytes | Image.Image):
+            image = await image()
+        self._decoding += 1
+        try:
+            started = time.perf_counter()
+            pixels = await asyncio.get_running_loop().run_in_executor(self._decode_pool, self._prepare, image)
+            self.observer.picture_prepared(time.perf_counter() - started)
+            return pixels
+        except (ImageError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a bug or a library's surprise: this caller's failure alone
+            logger.exception("Preparing a picture failed")
+            raise InternalError("internal error") from exc
+        finally:
+            self._decoding -= 1
+            self._doorbell.ring(Wake.DECODE_FINISHED)
+
+    async def _features(self, key: str, image: ImageSource) -> torch.Tensor:
+        """The embedding of the picture with this key: cached, on its way for another caller, or made now."""
+        features = self.classifier.images.get(key)
+        if features is not None:
+            self.stats.cache_hits += 1
+            return features
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = self._flights[key] = asyncio.ensure_future(self._embed(key, image))
+            flight.add_done_callback(_consume)
+        else:
+            self.stats.joined += 1
+        return await asyncio.shield(flight)  # a caller who leaves never cancels the others' encoding
+
+    async def _embed(self, key: str, image: ImageSource) -> torch.Tensor:
+        """Fetch, decode and encode a picture for every caller of its key; cache the embedding."""
+        try:
+            request = _Request(await self._decode(image), None, asyncio.get_running_loop().create_future())
+            request.queued_at = time.perf_counter()
+            self._pending.append(request)
+            self._doorbell.ring(Wake.PICTURE_QUEUED)
+            features = cast(torch.Tensor, await request.future)
+            self.classifier.images.put(key, features)
+            return features
+        finally:  # from here on the key is cached, or (after a failure) the next caller tries again
+            del self._flights[key]
+            self._doorbell.ring(Wake.CALLER_LEFT)
+
+    async def _rank(self, features: torch.Tensor, labels: tuple[str, ...],
+                    labels_ready: list[asyncio.Future[None]]) -> Prediction:
+        """An embedding scored against labels once they are encoded, on the event loop: a (1, D) by
+        (D, L) product takes microseconds, where the model thread may be a whole batch away."""
+        while True:
+            await _encoded(labels_ready)
+            try:
+                return self.classifier.score_cached(features[None], labels)[0]
+            except LabelsNotCached:  # they left the text cache meanwhile: through the chunked path again
+                self.stats.requeued += 1
+                labels_ready = self._schedule(labels)
 
     async def _score(self, request: _Request, labels_ready: list[asyncio.Future[None]]) -> Prediction:
         """Queue a prepared picture once its labels are encoded; when they left the cache before its
         batch ran, encode them again (through the chunked path) and queue it again."""
         while True:
-            if labels_ready:
-                await asyncio.wait(labels_ready)  # never cancels them: other callers share them
-                for ready in labels_ready:
-                    ready.result()  # the encoding's failure is this caller's too
+            await _encoded(labels_ready)
             request.queued_at = time.perf_counter()
             self._pending.append(request)
             self._doorbell.ring(Wake.PICTURE_QUEUED)
             try:
-                return await request.future
+                return cast(Prediction, await request.future)
             except LabelsNotCached:
                 self.stats.requeued += 1
                 request.future = asyncio.get_running_loop().create_future()
-                labels_ready = self._schedule(request.labels)
+                labels_ready = self._schedule(request.labels or ())
 
     def _prepare(self, image: bytes | Image.Image) -> np.ndarray | JpegHeader:
         if isinstance(image, Image.Image):
@@ -228,7 +290,7 @@ class BatchWorker:
         while True:
             self._doorbell.reset()  # before reading the state: a ring from now on is not missed
             step = self._scheduler.next(pictures=bool(self._pending), text=bool(self._text_jobs),
-                                        closing=self._closing, unanswered=self._admitted)
+                                        closing=self._closing, unanswered=self._admitted + len(self._flights))
             if step is Step.IMAGES:
                 await self._run_images(await self._collect_batch())
             elif step is Step.TEXT:
@@ -273,7 +335,7 @@ class BatchWorker:
             else:
                 request.future.set_result(result)
 
-    def _infer(self, batch: list[_Request]) -> list[Prediction | Exception]:
+    def _infer(self, batch: list[_Request]) -> list[Prediction | torch.Tensor | Exception]:
         return infer(self.classifier, self._device_decoder, [(r.pixels, r.labels) for r in batch])
 
     async def _run_text_chunk(self) -> None:
@@ -298,6 +360,15 @@ class BatchWorker:
         self.observer.text_encoded(len(chunk), elapsed)
         for label in chunk:
             self._encoding.pop(label).set_result(None)
+
+
+async def _encoded(labels_ready: list[asyncio.Future[None]]) -> None:
+    """Wait until labels are encoded, never cancelling them (other callers share them); their
+    encoding's failure is this caller's too."""
+    if labels_ready:
+        await asyncio.wait(labels_ready)
+        for ready in labels_ready:
+            ready.result()
 
 
 def _consume(future: asyncio.Future[Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -13,6 +14,7 @@ import torch
 from PIL import Image
 from torchvision.transforms import Normalize
 
+from classifier.imagecache import ImageEmbeddingCache
 from classifier.model import ClipModel
 from classifier.prompts import expand, templates_for
 from classifier.textcache import TextEmbeddingCache
@@ -77,6 +79,13 @@ def trim_extreme_aspect(image: Image.Image) -> Image.Image:
     return image.crop(box) if box else image
 
 
+def picture_identity(clip: ClipModel) -> str:
+    """What made an image embedding: the model and its weights, the preprocessing (transforms,
+    mean and std, the long-strip trim) and the precision. Embeddings are only reused under the same."""
+    steps = re.sub(r" at 0x[0-9a-fA-F]+", "", repr(clip.preprocess))  # a function's repr names its address
+    return f"{clip.identity}|{clip.dtype}|{steps}|aspect<={MAX_ASPECT}"
+
+
 class LabelsNotCached(LookupError):
     """Labels a picture was to be scored against are not in the text cache (evicted meanwhile)."""
 
@@ -96,10 +105,12 @@ class ZeroShotClassifier:
     """
 
     def __init__(self, clip: ClipModel, templates: tuple[str, ...], cache: TextEmbeddingCache,
-                 executor: ThreadPoolExecutor | None = None) -> None:
+                 executor: ThreadPoolExecutor | None = None, images: ImageEmbeddingCache | None = None) -> None:
         self.clip = clip
         self.templates = templates
         self.cache = cache
+        # Pictures seen before, by key (the worker's); in memory only unless the factory gives it a file.
+        self.images = images if images is not None else ImageEmbeddingCache(None, picture_identity(clip))
         self.executor = executor or ThreadPoolExecutor(1, thread_name_prefix="toonclip-model")
         self.encoded_labels = 0  # labels whose prompts went through the text encoder
         self.warmup_ms = 0.0
@@ -120,9 +131,10 @@ class ZeroShotClassifier:
         self.warmup_ms = (time.perf_counter() - started) * 1000
 
     def close(self) -> None:
-        """Finish queued torch work, save the text cache and release the model thread."""
+        """Finish queued torch work, save both caches and release the model thread."""
         self.executor.submit(self.cache.flush)
         self.executor.shutdown(wait=True)
+        self.images.close()
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         """Resize and crop an RGB image for the model: (S, S, 3) uint8. Safe in any thread."""

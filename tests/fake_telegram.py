@@ -65,6 +65,8 @@ class FakeTelegram:
         self.refusing: dict[int, str] = {}  # chat id -> the Forbidden description it answers with
         # methods that go unanswered while listed here: their calls hang, as when Telegram stops answering
         self.unanswered: set[str] = set()
+        # method -> event: every call is carried out and recorded, and answered once the event is set
+        self.holds: dict[str, threading.Event] = {}
         self._update_ids = itertools.count(1)
         self.last_update_id = 0  # the id of the latest update pushed
         self._message_ids = itertools.count(100_000)
@@ -178,6 +180,9 @@ class FakeTelegram:
         stalls = self.stalls.get(method)
         if stalls:  # done and recorded, but the answer comes too late for the bot to read it
             await asyncio.sleep(stalls.pop(0))
+        hold = self.holds.get(method)
+        while hold is not None and not hold.is_set():  # polled: the test's thread sets it
+            await asyncio.sleep(0.005)
         return web.json_response({"ok": True, "result": result})
 
     async def _file(self, request: web.Request) -> web.Response:

@@ -15,7 +15,8 @@ CLASSIFIER_KEYS = {
     "single_overhead_ms", "text_encode_ms", "text_cached_ms", "decode_full_ms", "decode_draft_ms",
     "decode_speedup", "model_single_ms", "label_change_stall_ms",
 }
-BOT_KEYS = {"bot_e2e_p50_ms", "bot_overhead_ms", "loop_lag_p99_ms", "rss_idle_mb", "rss_peak_mb"}
+BOT_KEYS = {"bot_e2e_p50_ms", "bot_overhead_ms", "loop_lag_p99_ms", "rss_idle_mb", "rss_peak_mb", "repeat_hit_ms",
+            "sticker_pictures_per_s", "sticker_hit_ratio", "sticker_vs_worker"}
 
 
 def bench_report(main: object, settings: ClassifierSettings, monkeypatch: pytest.MonkeyPatch,
@@ -55,3 +56,8 @@ def test_bot_bench_has_every_key(settings: ClassifierSettings, monkeypatch: pyte
                                  capsys: pytest.CaptureFixture[str]) -> None:
     report = bench_report(bot_main, settings, monkeypatch, capsys)
     check_keys(report, CLASSIFIER_KEYS | BOT_KEYS, ("single_overhead", "bot_overhead", "label_change_stall"))
+    # --seconds 0.3 scales the sticker traffic to a tenth: 1,000 requests from 200 pictures, each
+    # distinct picture downloaded once (the first caller's download serves the callers waiting with it)
+    assert report["sticker_requests"] == 1000
+    assert report["sticker_downloads"] == report["sticker_distinct"] < 200
+    assert report["sticker_hit_ratio"] == pytest.approx(1 - report["sticker_distinct"] / 1000)  # type: ignore[operator]
