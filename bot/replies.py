@@ -196,6 +196,9 @@ def privacy(t: Speaker, forget_after_days: int) -> str:
         t("<b>What I keep</b>, per chat: its labels and language, and for the guessing game its rounds, votes and "
           "scores, with the players' Telegram ids and names. Never a picture: pictures are looked at in memory "
           "and dropped once answered."),
+        t("<b>Pictures seen before</b>: for each, only its embedding (numbers the model computed from it, not the "
+          "picture) under Telegram's id of the file, linked to no chat or user, so the same picture is not looked "
+          "at twice; the least recently used are dropped first. /forget leaves them: they belong to no chat."),
         t("<b>Who sees it</b>: the chat's members see its labels and leaderboard; the bot's owner can read "
           "the database. Nobody else."),
         t("<b>For how long</b>: until it is deleted.") + " " + kept,

@@ -102,6 +102,7 @@ async def test_privacy_says_what_is_kept_and_for_how_long(bot_settings: BotSetti
     async with running_bot(bot_settings):
         text = await say(fake, private_chat(ANN), "/privacy")
         assert text == replies.privacy(EN, 30) and "deleted 30 days later" in text
+        assert "<b>Pictures seen before</b>" in text and "/forget leaves them" in text  # the image cache
     async with running_bot(replace(bot_settings, forget_after_days=0)):
         assert "deleted at once" in await say(fake, private_chat(ANN), "/privacy")
     for needed in ("/forget", "/forget me", "Never a picture", "Who sees it"):
