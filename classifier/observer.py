@@ -21,5 +21,9 @@ class WorkerObserver:
     def labels_looked_up(self, hits: int, misses: int) -> None:
         """A picture's labels were looked up in the text-embedding cache."""
 
+    def picture_looked_up(self, hit: bool) -> None:
+        """A keyed picture was looked up in the image-embedding cache (a miss is encoded, or joins the
+        caller already encoding it)."""
+
     def text_encoded(self, labels: int, seconds: float) -> None:
         """A chunk of new labels went through the text encoder."""

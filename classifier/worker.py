@@ -202,6 +202,7 @@ class BatchWorker:
     async def _features(self, key: str, image: ImageSource) -> torch.Tensor:
         """The embedding of the picture with this key: cached, on its way for another caller, or made now."""
         features = self.classifier.images.get(key)
+        self.observer.picture_looked_up(features is not None)
         if features is not None:
             self.stats.cache_hits += 1
             return features

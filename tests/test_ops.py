@@ -103,6 +103,8 @@ async def test_counters_and_histograms_move_by_the_pictures_sent(bot_settings: B
     labels = len(settings.classifier.default_labels)
     assert moved("toonclip_label_cache_hits_total") == pictures * labels  # encoded at start
     assert moved("toonclip_label_cache_misses_total") == 0
+    assert moved("toonclip_image_cache_misses_total") == pictures  # three pictures never seen before
+    assert moved("toonclip_image_cache_hits_total") == 0
     assert value(after, "toonclip_queue_depth") == 0
     assert value(after, "toonclip_queue_capacity") == settings.classifier.queue_size
     assert value(after, "toonclip_pictures_in_flight") == 0

@@ -73,6 +73,11 @@ class Metrics:
                                         registry=registry)
         self.label_cache_misses = Counter("toonclip_label_cache_misses", "Labels that had to be encoded first",
                                           registry=registry)
+        self.image_cache_hits = Counter("toonclip_image_cache_hits", "Pictures found in the image-embedding cache",
+                                        registry=registry)
+        self.image_cache_misses = Counter("toonclip_image_cache_misses",
+                                          "Pictures not cached (downloaded and encoded, or joining that)",
+                                          registry=registry)
         self.stage_seconds = Histogram("toonclip_stage_seconds", "Seconds a picture spent in each stage",
                                        ["stage"], buckets=LATENCY_BUCKETS, registry=registry)
         self.answer_seconds = Histogram("toonclip_answer_seconds",
@@ -158,6 +163,9 @@ class WorkerMetrics(WorkerObserver):
             self.metrics.label_cache_hits.inc(hits)
         if misses:
             self.metrics.label_cache_misses.inc(misses)
+
+    def picture_looked_up(self, hit: bool) -> None:
+        (self.metrics.image_cache_hits if hit else self.metrics.image_cache_misses).inc()
 
     def text_encoded(self, labels: int, seconds: float) -> None:
         self.metrics.text_encoding_seconds.observe(seconds)
