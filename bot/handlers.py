@@ -203,7 +203,11 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the traceback; tell the user one short sentence, unless a send may have reached them or
     Telegram refuses to deliver there."""
     if isinstance(context.error, Forbidden):
-        return  # blocked, removed or muted: an answer, not a bug; bot/delivery.py logged it and marked the chat
+        # Blocked, removed or muted: an answer, not a bug; bot/delivery.py logged it and marked the chat.
+        # The update was not answered, though: that counts, with no apology.
+        if isinstance(update, Update) and update.effective_message is not None:
+            metrics_of(context).answered(Outcome.ERROR)
+        return
     if isinstance(context.error, ChatMigrated):  # an edit in a group that became a supergroup; its data moved
         logger.info("A request named a message of chat %s, now a supergroup: %s",
                     update.effective_chat.id if isinstance(update, Update) and update.effective_chat else "?",

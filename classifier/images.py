@@ -9,13 +9,21 @@ from __future__ import annotations
 import io
 import logging
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from classifier.messages import Explained, whole_if_possible
+from classifier.messages import whole_if_possible
+from classifier.refusals import (
+    FORMAT_NAMES,
+    DamagedImage,
+    ImageError,
+    ImageLimits,
+    ImageTooLarge,
+    NotAnImage,
+)
+from classifier.video import container_format, decode_frame
 
 logger = logging.getLogger(__name__)
 
@@ -27,33 +35,8 @@ warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 # The only Pillow plugins that ever see user bytes (Image.open(..., formats=...)): no other
 # parser runs on them, and an EPS never reaches Ghostscript. HEIF is pillow-heif's plugin.
 ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF", "HEIF")
-FORMAT_NAMES = "JPEG, PNG, WEBP, GIF, BMP, TIFF, HEIC, AVIF"  # no "or": it goes into every language
 _OPEN_FORMATS = tuple(name for name in ACCEPTED_FORMATS if name in Image.OPEN)
 _WHITE = (255, 255, 255)
-
-
-class ImageError(Explained):
-    """A picture that cannot be classified; the message is one sentence for the user."""
-
-
-class NotAnImage(ImageError):
-    """The bytes are not a picture in an accepted format."""
-
-
-class ImageTooLarge(ImageError):
-    """The file or its pixel count is over a limit."""
-
-
-class DamagedImage(ImageError):
-    """The header was fine but the pixels could not be decoded."""
-
-
-@dataclass(frozen=True)
-class ImageLimits:
-    """What a picture may cost before any pixel is decoded."""
-
-    max_bytes: int = 20 * 1024 * 1024
-    max_pixels: int = 50_000_000
 
 
 def _megabytes(n: int) -> float:
@@ -95,10 +78,8 @@ def _decode(data: bytes, limits: ImageLimits, target_size: int | None) -> Image.
     try:
         image = Image.open(io.BytesIO(data), formats=_OPEN_FORMATS)
     except UnidentifiedImageError:
-        from classifier import video  # imported here: video.py builds on this module's errors
-
-        if video.container_format(data) is not None:
-            return video.decode_frame(data, limits)
+        if container_format(data) is not None:
+            return decode_frame(data, limits)
         known = _refused_format(data)
         if known:
             raise NotAnImage("{format} pictures are not supported; send a {formats} image.",

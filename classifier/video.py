@@ -38,8 +38,8 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 from PIL import Image
 
-from classifier.images import FORMAT_NAMES, DamagedImage, ImageError, ImageLimits, ImageTooLarge, NotAnImage
 from classifier.messages import whole_if_possible
+from classifier.refusals import FORMAT_NAMES, DamagedImage, ImageError, ImageLimits, ImageTooLarge, NotAnImage
 
 logger = logging.getLogger(__name__)
 

@@ -123,7 +123,7 @@ def test_phone_formats_check_pixels_before_decoding(fmt: str) -> None:
         decode_image(big, ImageLimits(max_pixels=100_000))
 
 
-FORMATS = "JPEG, PNG, WEBP, GIF, BMP, TIFF, HEIC or AVIF"
+FORMATS = "JPEG, PNG, WEBP, GIF, BMP, TIFF, HEIC, AVIF"
 
 
 def refusal(data: bytes, limits: ImageLimits = LIMITS, target_size: int | None = None) -> str:
