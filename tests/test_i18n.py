@@ -18,9 +18,8 @@ from bot.i18n import ANIMAL_CONTEXT, DOMAIN, LANGUAGES, LOCALE_DIR, language_of,
 from bot.labelscript import is_latin, is_spanish_or_portuguese, mostly_non_latin, mostly_not_english
 from bot.settings import BotSettings
 from classifier import DEFAULT_LABELS
-from tests.conftest import running_bot, sample
+from tests.conftest import idle, running_bot, sample
 from tests.fake_telegram import FakeTelegram, group_chat, private_chat, user
-from tests.idle import until_idle
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {"t": None, "plural": (1, 2), "N_": None, "LabelError": None, "ImageTooLarge": None, "NotAnImage": None,
@@ -192,7 +191,7 @@ async def test_labels_not_in_english_with_an_english_model_get_one_note(bot: App
     await fake.push(**person(ANA, "es"), text="/labels gato, perro, zorro")
     await fake.push(**person(JOAO, "pt-br"), text="/labels leão, onça, cachorro")
     await fake.push(**person(OKSANA, "uk"), text="/labels кіт, пес, лисиця")
-    await until_idle(bot, fake)
+    await idle(fake, bot)
     texts = {who: [m["text"] for m in fake.sent(who)] for who in (IVAN, ANN, ANA, JOAO, OKSANA)}
     assert texts[IVAN] == ["Метки заданы (3): кот, собака, лиса", speaker("ru")(NOTE, setting="CLIP_MODEL"),
                            "Метки заданы (3): кот, собака, лиса"]  # stored all the same, noted once
@@ -211,7 +210,7 @@ async def test_the_same_animal_in_every_language(bot: Application, fake: FakeTel
         for label in ("fox", "duck", "elephant"):
             await fake.push(chat=private_chat(who), **{"from": user(who, "Ann", language_code=code)},
                             photo=fake.photo([(64, 64, sample(samples_dir, label))]))
-    await until_idle(bot, fake)
+    await idle(fake, bot)
     names = {
         "en": ["duck", "elephant", "fox"], "ru": ["утка", "слон", "лиса"], "uk": ["качка", "слон", "лисиця"],
         "es": ["pato", "elefante", "zorro"], "pt": ["pato", "elefante", "raposa"],

@@ -15,9 +15,8 @@ from babel.messages.pofile import read_po
 from bot.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, speaker
 from bot.settings import BotSettings
 from classifier.images import FORMAT_NAMES
-from tests.conftest import running_bot, sample
+from tests.conftest import idle, running_bot, sample
 from tests.fake_telegram import FakeTelegram, group_chat, private_chat, user
-from tests.idle import until_idle
 
 # Telegram's language_code -> the language its user must read.
 CODES = {"en": "en", "de": "en", "kk": "en", "ru": "ru", "be": "ru", "uk": "uk", "es": "es", "pt": "pt", "pt-br": "pt"}
@@ -83,7 +82,7 @@ async def test_a_user_sees_only_their_language_from_start_to_top(code: str, bot_
             await fake.push(**alone, text=text)
         await fake.push(**alone, photo=fake.photo([(64, 64, sample(samples_dir, "fox"))]))
         await fake.push(**alone, document=pdf)
-        await until_idle(application, fake)
+        await idle(fake, application)
         private = [m["text"] for m in fake.sent(me)]
         assert len(private) == 7, private
 
@@ -106,7 +105,7 @@ async def test_a_user_sees_only_their_language_from_start_to_top(code: str, bot_
         await fake.push(**helper, text="/reveal")  # not the starter
         await fake.push(**starter, text="/reveal")
         await fake.push(**starter, text="/top")
-        await until_idle(application, fake)
+        await idle(fake, application)
     in_group = [m["text"] for m in fake.sent(group)]
     assert len(in_group) == 4, in_group
     edits = [str(c.params["text"]) for c in fake.methods("editMessageText")]

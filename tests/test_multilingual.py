@@ -27,9 +27,8 @@ from classifier.prompts import (
     language_templates,
     templates_for,
 )
-from tests.conftest import TINY_ML_DIR, running_bot, tiny_multilingual_words
+from tests.conftest import TINY_ML_DIR, idle, running_bot, tiny_multilingual_words
 from tests.fake_telegram import FakeTelegram, private_chat, user
-from tests.idle import until_idle
 
 ROOT = Path(__file__).resolve().parent.parent
 IVAN, ANA = 1201, 1202
@@ -79,7 +78,7 @@ async def test_a_russian_chat_with_russian_labels(ml_settings: ClassifierSetting
             await fake.push(**say, photo=fake.photo([(64, 64, (samples / word / "00.png").read_bytes())]))
         await fake.push(chat=private_chat(ANA), **{"from": user(ANA, "Ana", language_code="es")},
                         text="/labels gato, perro, zorro")
-        await until_idle(application, fake)
+        await idle(fake, application)
     assert [m["text"] for m in fake.sent(ANA)] == ["Etiquetas guardadas (3): gato, perro, zorro"]  # and no note
     texts = [m["text"] for m in fake.sent(IVAN)]
     assert len(texts) == 4
