@@ -19,12 +19,12 @@ from pathlib import Path
 from telegram.error import InvalidToken, NetworkError
 
 from bot.app import run
-from bot.logs import setup_logging
+from bot.ops.logs import setup_logging
 from bot.ops.server import MetricsPortError
 from bot.settings import BotSettings, database_path, log_format
-from bot.storage import StorageError
+from bot.state.storage import StorageError
 from classifier import ClassifierSettings, ModelLoadError, SettingsError
-from classifier.memory import check_memory
+from classifier.model.memory import check_memory
 from classifier.settings import read_environment
 
 

@@ -20,21 +20,23 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import forgetting, game, handlers, replies
-from bot.albums import Albums
-from bot.chatlife import ChatLife
-from bot.delivery import ChatDelivery
-from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, readers_of, speaker
-from bot.ops import runtime, trace
-from bot.ops.metrics import METRICS_KEY, Metrics
-from bot.ops.requests import ObservedRequest
+from bot.conversation import forgetting, game, handlers
+from bot.conversation.rounds import CALLBACK_PREFIX, Games
+from bot.conversation.services import SERVICES_KEY, SETTINGS_KEY, Services
+from bot.ops import runtime
 from bot.ops.stats import stats
-from bot.ordering import ChatOrderedUpdateProcessor
-from bot.ratelimit import UserRateLimit
-from bot.rounds import CALLBACK_PREFIX, Games
-from bot.services import SERVICES_KEY, SETTINGS_KEY, Services
 from bot.settings import BotSettings
-from bot.storage import Storage
+from bot.state.albums import Albums
+from bot.state.lifecycle import ChatLife
+from bot.state.ratelimit import UserRateLimit
+from bot.state.storage import Storage
+from bot.telemetry import trace
+from bot.telemetry.metrics import METRICS_KEY, Metrics
+from bot.transport.delivery import ChatDelivery
+from bot.transport.ordering import ChatOrderedUpdateProcessor
+from bot.transport.requests import ObservedRequest
+from bot.words import replies
+from bot.words.i18n import DEFAULT_LANGUAGE, LANGUAGES, readers_of, speaker
 from classifier import create_classifier, create_worker
 
 logger = logging.getLogger(__name__)
@@ -43,7 +45,7 @@ PICTURES = (filters.PHOTO | filters.Sticker.ALL | filters.Document.ALL | filters
             | filters.VIDEO_NOTE)
 CLASSIFY_CAPTION = filters.CaptionRegex(r"^/classify(@\w+)?(\s|$)")
 GAME_CAPTION = filters.CaptionRegex(r"^/game(@\w+)?(\s|$)")
-# Commands that change a chat's state: the chat's later updates wait for them (bot/ordering.py).
+# Commands that change a chat's state: the chat's later updates wait for them (bot/transport/ordering.py).
 STATE_COMMANDS = frozenset({"labels", "game", "reveal", "language", "forget"})
 
 
@@ -83,7 +85,7 @@ def build_application(settings: BotSettings, transport: BaseRequest | None = Non
         Application.builder()
         .token(settings.token)
         .concurrent_updates(ChatOrderedUpdateProcessor(settings.concurrent_updates, changes_chat_state))
-        .rate_limiter(ChatDelivery(max_retries=3))  # also follows upgrades and blocks (bot/delivery.py)
+        .rate_limiter(ChatDelivery(max_retries=3))  # also follows upgrades and blocks (bot/transport/delivery.py)
         .post_init(_start_services)
         .post_shutdown(_stop_services)
         # A picture deleted before its answer is ready still gets the answer; no link previews.

@@ -33,13 +33,13 @@ from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application, started
-from bot.looplag import LoopLag
-from bot.services import SERVICES_KEY, Services
+from bot.conversation.services import SERVICES_KEY, Services
 from bot.settings import BotSettings
+from bot.telemetry.looplag import LoopLag
 from classifier import bench as classifier_bench
 from classifier.bench import PHOTO_SIZE, SINGLE_RUNS, paired_latency, test_jpeg
-from classifier.memory import peak_rss_mb, rss_mb
-from classifier.model import build_model, resolve_spec
+from classifier.model.clip import build_model, resolve_spec
+from classifier.model.memory import peak_rss_mb, rss_mb
 from classifier.settings import ClassifierSettings
 
 TOKEN = "1:bench"

@@ -1,9 +1,18 @@
-"""Zero-shot cartoon-animal classification with open_clip. Knows nothing of Telegram."""
+"""Zero-shot cartoon-animal classification with open_clip. Knows nothing of Telegram.
 
+Its rooms, lowest first; a room imports only the rooms below it (tests/test_imports.py):
+``messages`` and ``lrustore`` (the ground), ``text``, ``pictures``, ``model``, ``zeroshot`` (labels and
+pictures scored), ``batching`` (the worker), and on top ``settings``, ``factory`` (the one place that
+wires the parts), ``cli`` and ``bench``.
+"""
+
+from classifier.batching.inference import InternalError
+from classifier.batching.worker import BatchWorker, WorkerBusy, WorkerStopped
 from classifier.factory import create_classifier, create_worker, image_limits
-from classifier.images import DamagedImage, ImageError, ImageLimits, ImageTooLarge, NotAnImage, decode_image
-from classifier.inference import InternalError
-from classifier.labels import (
+from classifier.model.clip import ClipModel, ModelLoadError, load_model
+from classifier.pictures.images import DamagedImage, ImageError, ImageLimits, ImageTooLarge, NotAnImage, decode_image
+from classifier.settings import ClassifierSettings, SettingsError
+from classifier.text.labels import (
     DEFAULT_LABELS,
     MAX_LABEL_CHARS,
     MAX_LABELS,
@@ -11,10 +20,7 @@ from classifier.labels import (
     LabelError,
     parse_labels,
 )
-from classifier.model import ClipModel, ModelLoadError, load_model
-from classifier.prompts import DEFAULT_TEMPLATES
-from classifier.settings import ClassifierSettings, SettingsError
-from classifier.worker import BatchWorker, WorkerBusy, WorkerStopped
+from classifier.text.prompts import DEFAULT_TEMPLATES
 from classifier.zeroshot import Prediction, ZeroShotClassifier
 
 __all__ = [

@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from classifier.batching.worker import BatchWorker
 from classifier.factory import create_classifier, create_worker, image_limits
-from classifier.images import decode_image
-from classifier.labels import DEFAULT_LABELS
+from classifier.pictures.images import decode_image
 from classifier.settings import ClassifierSettings
-from classifier.worker import BatchWorker
+from classifier.text.labels import DEFAULT_LABELS
 from classifier.zeroshot import ZeroShotClassifier
 
 logger = logging.getLogger(__name__)

@@ -18,14 +18,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from classifier.batching.worker import BatchWorker, InternalError
 from classifier.factory import create_classifier, create_worker
-from classifier.imagecache import content_key
-from classifier.images import ImageError, NotAnImage
-from classifier.labels import LabelError, parse_labels
-from classifier.model import ModelLoadError
+from classifier.model.clip import ModelLoadError
+from classifier.pictures.cache import content_key
+from classifier.pictures.images import ImageError, NotAnImage
 from classifier.progress import Progress
 from classifier.settings import ClassifierSettings, SettingsError, read_environment
-from classifier.worker import BatchWorker, InternalError
+from classifier.text.labels import LabelError, parse_labels
 from classifier.zeroshot import Prediction
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

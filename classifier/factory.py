@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from classifier.imagecache import ImageEmbeddingCache
-from classifier.images import ImageLimits
-from classifier.model import load_model
-from classifier.prompts import language_templates
+from classifier.batching.worker import BatchWorker
+from classifier.model.clip import load_model
+from classifier.pictures.cache import ImageEmbeddingCache
+from classifier.pictures.images import ImageLimits
 from classifier.settings import ClassifierSettings
-from classifier.textcache import TextEmbeddingCache
-from classifier.worker import BatchWorker
+from classifier.text.cache import TextEmbeddingCache
+from classifier.text.prompts import language_templates
 from classifier.zeroshot import ZeroShotClassifier, picture_identity
 
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from classifier.imagecache import DEFAULT_ENTRIES as DEFAULT_IMAGE_CACHE_ENTRIES
-from classifier.labels import DEFAULT_LABELS, LabelError, parse_labels
-from classifier.prompts import DEFAULT_TEMPLATES, TemplateError, check_templates
+from classifier.pictures.cache import DEFAULT_ENTRIES as DEFAULT_IMAGE_CACHE_ENTRIES
+from classifier.text.labels import DEFAULT_LABELS, LabelError, parse_labels
+from classifier.text.prompts import DEFAULT_TEMPLATES, TemplateError, check_templates
 
 T = TypeVar("T")
 

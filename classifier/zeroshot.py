@@ -14,10 +14,11 @@ import torch
 from PIL import Image
 from torchvision.transforms import Normalize
 
-from classifier.imagecache import ImageEmbeddingCache
-from classifier.model import ClipModel
-from classifier.prompts import expand, templates_for
-from classifier.textcache import TextEmbeddingCache
+from classifier.model.clip import ClipModel
+from classifier.pictures.cache import ImageEmbeddingCache
+from classifier.pictures.crop import MAX_ASPECT, trim_extreme_aspect
+from classifier.text.cache import TextEmbeddingCache
+from classifier.text.prompts import expand, templates_for
 
 
 @dataclass(frozen=True)
@@ -52,31 +53,6 @@ def split_preprocess(
     mean = torch.tensor(normalize.mean, dtype=torch.float32).view(1, 3, 1, 1)
     std = torch.tensor(normalize.std, dtype=torch.float32).view(1, 3, 1, 1)
     return steps[:cut], mean, std
-
-
-MAX_ASPECT = 2
-
-
-def aspect_trim_box(width: int, height: int) -> tuple[int, int, int, int] | None:
-    """The centre (left, top, right, bottom) of a very long strip, cut to MAX_ASPECT:1; None when
-    the picture is not that long.
-
-    The model sees only the centre square after a shortest-side resize, so this keeps
-    all of it, while a 12000×8 strip would otherwise be resized to 384000×256 pixels.
-    """
-    if width > MAX_ASPECT * height:
-        left = (width - MAX_ASPECT * height) // 2
-        return left, 0, left + MAX_ASPECT * height, height
-    if height > MAX_ASPECT * width:
-        top = (height - MAX_ASPECT * width) // 2
-        return 0, top, width, top + MAX_ASPECT * width
-    return None
-
-
-def trim_extreme_aspect(image: Image.Image) -> Image.Image:
-    """Crop a very long strip to MAX_ASPECT:1 around its centre before resizing (aspect_trim_box)."""
-    box = aspect_trim_box(*image.size)
-    return image.crop(box) if box else image
 
 
 def picture_identity(clip: ClipModel) -> str:

@@ -20,7 +20,7 @@ import pytest
 from telegram.ext import Application
 
 from bot.app import build_application, started
-from bot.services import SERVICES_KEY
+from bot.conversation.services import SERVICES_KEY
 from bot.settings import BotSettings
 from classifier import ClassifierSettings, ZeroShotClassifier, create_classifier
 from tests import tiny_clip

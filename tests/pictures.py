@@ -9,7 +9,7 @@ from typing import Any
 
 from PIL import Image
 
-import classifier.images  # noqa: F401  (registers the HEIF plugin, so HEIC can be written here)
+import classifier.pictures.images  # noqa: F401  (registers the HEIF plugin, so HEIC can be written here)
 
 
 def encode(image: Image.Image, fmt: str, **options: object) -> bytes:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from telegram.ext import Application, CommandHandler
 
-from bot.services import SERVICES_KEY
+from bot.conversation.services import SERVICES_KEY
 from bot.settings import BotSettings
 from tests import pictures
 from tests.conftest import idle, running_bot, sample
@@ -191,7 +191,7 @@ async def test_an_unexpected_failure_gets_one_apology(bot: Application, fake: Fa
 
 
 async def test_help_names_every_command(bot: Application, fake: FakeTelegram) -> None:  # type: ignore[type-arg]
-    commands = {command for group in bot.handlers.values() for handler in group
+    commands = {command for group in bot.conversation.handlers.values() for handler in group
                 if isinstance(handler, CommandHandler) for command in handler.commands}
     assert {"labels", "classify", "game", "reveal", "top", "language", "help"} <= commands
     await send_private(fake, text="/help")

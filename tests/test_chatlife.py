@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 from telegram.ext import Application
 
-from bot import replies
-from bot.chatlife import DAY_SECONDS
-from bot.i18n import speaker
-from bot.schema import APPLICATION_ID, MIGRATIONS
-from bot.services import SERVICES_KEY, Services
+from bot.conversation.services import SERVICES_KEY, Services
 from bot.settings import BotSettings
-from bot.storage import Storage
+from bot.state.lifecycle import DAY_SECONDS
+from bot.state.schema import APPLICATION_ID, MIGRATIONS
+from bot.state.storage import Storage
+from bot.words import replies
+from bot.words.i18n import speaker
 from tests.conftest import running_bot, sample
 from tests.fake_telegram import FakeTelegram, basic_group, group_chat, private_chat, user
 from tests.test_game import buttons, press, start_round

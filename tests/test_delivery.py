@@ -1,4 +1,5 @@
-"""bot/delivery.py: what never left is sent once more; what may have arrived is neither repeated nor apologised for."""
+"""bot/transport/delivery.py: what never left is sent once more; what may have arrived is neither repeated
+nor apologised for."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
 from telegram.request import HTTPXRequest
 
-from bot.delivery import may_have_arrived, send, sent_nothing
+from bot.transport.delivery import may_have_arrived, send, sent_nothing
 from tests.fake_telegram import FakeTelegram
 
 
@@ -101,7 +102,7 @@ class Attempts:
 
 
 async def test_send_retries_once_what_never_left(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="bot.delivery")
+    caplog.set_level(logging.INFO, logger="bot.transport.delivery")
     attempts = Attempts(failed(NetworkError("no connection"), httpx.ConnectError("refused")))
     assert await send(attempts) == "sent on try 2"
     assert caplog.messages == ["A request to Telegram was not sent (no connection); sending it once more"]
@@ -117,7 +118,7 @@ async def test_send_retries_once_what_never_left(caplog: pytest.LogCaptureFixtur
                                    failed(NetworkError("reset"), httpx.ReadError("reset")), ValueError("ours")])
 async def test_send_never_repeats_what_may_have_arrived_or_was_refused(error: Exception,
                                                                        caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="bot.delivery")
+    caplog.set_level(logging.INFO, logger="bot.transport.delivery")
     attempts = Attempts(error)
     with pytest.raises(type(error)) as raised:
         await send(attempts)

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from classifier import ClassifierSettings, ImageError, ImageLimits, Prediction, ZeroShotClassifier, decode_image
-from classifier.devicedecode import DeviceJpegDecoder, read_jpeg_header
+from classifier.pictures.devicedecode import DeviceJpegDecoder, read_jpeg_header
 from tests import pictures
 from tests.fuzz_corpus import corpus
 from tests.test_hostile import one_sentence

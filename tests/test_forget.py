@@ -11,10 +11,9 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot import replies
-from bot.chatstore import ForgottenChat, ForgottenPlayer
-from bot.i18n import speaker
 from bot.settings import BotSettings
+from bot.words import replies
+from bot.words.i18n import speaker
 from tests.conftest import running_bot
 from tests.fake_telegram import FakeTelegram, group_chat, private_chat, user
 from tests.test_chatlife import a_group_with_history, say, services_of
@@ -62,8 +61,7 @@ async def test_forget_asks_admins_first_then_says_what_it_deleted(bot: Applicati
     assert await storage.get_labels(GROUP) is not None  # neither Bob's press nor "Keep" deleted anything
     question = await asked(fake, group, "/forget")
     _, said = await pressed(fake, question, replies.forget_button(RU), ANN)
-    assert said == replies.chat_forgotten(RU, ForgottenChat(labels=1, language=1, notes=0, rounds=1, votes=1,
-                                                            scores=1))
+    assert said == replies.chat_forgotten(RU, labels=1, language=1, notes=0, rounds=1, votes=1, scores=1)
     assert await say(fake, group, "/top") == replies.leaderboard(EN, [])
     assert (await say(fake, group, "/labels")).startswith("Labels (the default set, 10)")
 
@@ -82,7 +80,7 @@ async def test_forget_me_deletes_a_player_everywhere(bot: Application,  # type: 
     question = await asked(fake, bob, "/forget me", by=BOB)
     assert question["text"] == replies.forget_me_question(EN)
     _, said = await pressed(fake, question, replies.forget_button(EN), BOB)
-    assert said == replies.player_forgotten(EN, ForgottenPlayer(votes=2, points=2, chats=2))
+    assert said == replies.player_forgotten(EN, votes=2, points=2, chats=2)
     for chat_id in (GROUP, OTHER):  # Ann keeps her points; Bob is gone
         assert await say(fake, group_chat(chat_id), "/top") == replies.leaderboard(EN, [("Ann", 1)])
     assert (await say(fake, bob, "/labels", by=BOB)).startswith("Labels (the default set, 10)")

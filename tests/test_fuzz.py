@@ -21,7 +21,7 @@ SECONDS_PER_FILE = 2.0
 # Decodes the corpus, one file read at a time, in a fresh process whose peak memory (VmHWM) is read
 # before and after: the peak is the highest a process ever reached, so only a process that did nothing
 # else (not even build the corpus) measures decoding. ru_maxrss would not do: a child started by a
-# large process inherits the parent's peak at exec. It imports classifier.images without the
+# large process inherits the parent's peak at exec. It imports classifier.pictures.images without the
 # package's __init__ (which loads torch and open_clip), whose memory at import would hide what
 # decoding takes. Prints one JSON line per file, then the peak before and after decoding, in MB.
 DECODE_ALL = """
@@ -29,7 +29,7 @@ import json, pathlib, sys, time, types
 package = types.ModuleType("classifier")
 package.__path__ = ["classifier"]
 sys.modules["classifier"] = package
-from classifier.images import ImageError, ImageLimits, decode_image
+from classifier.pictures.images import ImageError, ImageLimits, decode_image
 assert "torch" not in sys.modules
 def peak_mb():
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")) // 1024

@@ -12,10 +12,10 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.i18n import speaker
-from bot.rounds import CALLBACK_PREFIX, keyboard
+from bot.conversation.rounds import CALLBACK_PREFIX, keyboard
 from bot.settings import BotSettings
-from bot.storage import Storage
+from bot.state.storage import Storage
+from bot.words.i18n import speaker
 from tests.conftest import running_bot, sample
 from tests.fake_telegram import FakeTelegram, group_chat, private_chat, user
 

@@ -14,9 +14,9 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from telegram.ext import Application
 
-from bot.i18n import ANIMAL_CONTEXT, DOMAIN, LANGUAGES, LOCALE_DIR, language_of, speaker
-from bot.labelscript import is_latin, is_spanish_or_portuguese, mostly_non_latin, mostly_not_english
 from bot.settings import BotSettings
+from bot.words.i18n import ANIMAL_CONTEXT, DOMAIN, LANGUAGES, LOCALE_DIR, language_of, speaker
+from bot.words.labelscript import is_latin, is_spanish_or_portuguese, mostly_non_latin, mostly_not_english
 from classifier import DEFAULT_LABELS
 from tests.conftest import idle, running_bot, sample
 from tests.fake_telegram import FakeTelegram, group_chat, private_chat, user

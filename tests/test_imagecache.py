@@ -14,11 +14,11 @@ from typing import Any
 import torch
 from telegram.ext import Application
 
-from bot.services import SERVICES_KEY, Services
+from bot.conversation.services import SERVICES_KEY, Services
 from bot.settings import BotSettings
 from classifier import DEFAULT_LABELS, ClassifierSettings, ZeroShotClassifier, create_worker
 from classifier.cli import Outcome, stream_outcomes
-from classifier.imagecache import ImageEmbeddingCache, content_key
+from classifier.pictures.cache import ImageEmbeddingCache, content_key
 from classifier.progress import Progress
 from tests.conftest import running_bot, sample
 from tests.fake_telegram import FakeTelegram, group_chat, private_chat, user

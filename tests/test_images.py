@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from classifier import DamagedImage, ImageError, ImageLimits, ImageTooLarge, NotAnImage, decode_image
-from classifier.images import to_rgb
+from classifier.pictures.images import to_rgb
 from tests import pictures
 
 LIMITS = ImageLimits()
@@ -155,7 +155,7 @@ def test_each_refusal_is_its_whole_sentence(caplog: pytest.LogCaptureFixture) ->
     assert refusal(pictures.png_header(65_000, 65_000, data=b""), ImageLimits(max_pixels=2_500_000)) == (
         "The picture has too many pixels; the limit is 2.5 megapixels.")
     data = pictures.big_jpeg((256, 256))
-    with caplog.at_level(logging.DEBUG, logger="classifier.images"):
+    with caplog.at_level(logging.DEBUG, logger="classifier.pictures.images"):
         assert refusal(data[: len(data) // 3]) == "The picture is truncated or damaged and cannot be read."
     [record] = caplog.records
     assert record.getMessage() == "Could not decode a picture" and record.exc_info is not None

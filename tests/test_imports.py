@@ -1,4 +1,5 @@
-"""The house's arrows run one way: the bot stands on the classifier, handlers on services, never back.
+"""The house's arrows run one way: the bot stands on the classifier, and within each package a room
+imports only the rooms below it (ROOMS, lowest first), never back up.
 
 Reads the source (ast), so imports under TYPE_CHECKING and module names given to importlib count too.
 """
@@ -10,6 +11,32 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "classifier")
+
+# Each package's rooms, lowest first: a module may import its own room and the rooms before it. A room
+# is a sub-package or a single module; the last entry of each package is its assembly (entry points,
+# the one place that wires the rest, the settings of the whole).
+ROOMS = {
+    "bot": [
+        ["bot.settings"],
+        ["bot.words"],  # every sentence and the languages; takes plain values
+        ["bot.state"],  # SQLite, chat moves, albums, rate limits
+        ["bot.telemetry"],  # metrics, traces, loop lag
+        ["bot.transport"],  # the way to Telegram
+        ["bot.conversation"],  # what users talk to
+        ["bot.ops"],  # the operator's server, /stats, backups, logs
+        ["bot", "bot.app", "bot.bench", "bot.__main__"],
+    ],
+    "classifier": [
+        ["classifier.messages", "classifier.lrustore"],
+        ["classifier.text"],
+        ["classifier.pictures"],
+        ["classifier.model"],
+        ["classifier.zeroshot"],
+        ["classifier.batching"],
+        ["classifier", "classifier.settings", "classifier.factory", "classifier.cli", "classifier.bench",
+         "classifier.progress", "classifier.__main__"],
+    ],
+}
 
 
 def module_name(path: Path) -> str:
@@ -88,8 +115,48 @@ def test_the_classifier_never_names_the_bot_and_nothing_names_the_tests() -> Non
 
 
 def test_the_walker_sees_type_checking_imports_importlib_and_cycles() -> None:
-    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from bot.game import Games\n"
+    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                     "    from bot.conversation.game import Games\n"
                      "import importlib\nimportlib.import_module('bot.bench')\nfrom . import replies\n")
-    assert {"bot.game", "bot.game.Games", "bot.bench", "bot.replies"} <= named_modules(tree, "bot.services")
+    assert {"bot.conversation.game", "bot.conversation.game.Games", "bot.bench",
+            "bot.conversation.replies"} <= named_modules(tree, "bot.conversation.services")
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def room_of(module: str) -> tuple[str, int]:
+    """(package, the room's rank) of a module: the longest room prefix that holds it."""
+    package = module.split(".")[0]
+    best: tuple[int, int] = (-1, -1)
+    for rank, room in enumerate(ROOMS[package]):
+        for prefix in room:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best[0]:
+                best = (len(prefix), rank)
+    return package, best[1]
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every import from a room to a higher room of the same package, as 'a -> b'."""
+    found = []
+    for module, named in sorted(graph.items()):
+        package, rank = room_of(module)
+        for other in sorted(named):
+            other_package, other_rank = room_of(other)
+            if other_package == package and other_rank > rank:
+                found.append(f"{module} -> {other}")
+    return found
+
+
+def test_every_module_has_a_room() -> None:
+    assert [name for name in source_modules() if room_of(name)[1] < 0] == []
+
+
+def test_imports_run_down_the_rooms_never_up() -> None:
+    assert upward_imports(import_graph()) == []
+
+
+def test_the_room_rule_sees_an_import_up() -> None:
+    graph = {"bot.words.replies": {"bot.state.storage"}, "bot.state.storage": {"bot.words.i18n"},
+             "classifier.pictures.devicedecode": {"classifier.zeroshot"}}
+    assert upward_imports(graph) == ["bot.words.replies -> bot.state.storage",
+                                     "classifier.pictures.devicedecode -> classifier.zeroshot"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from classifier import MAX_LABEL_CHARS, MAX_LABELS, LabelError, parse_labels
-from classifier.labels import MAX_INPUT_CHARS
+from classifier.text.labels import MAX_INPUT_CHARS
 
 
 def test_commas_and_newlines_trimmed_and_deduplicated() -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, speaker
 from bot.settings import BotSettings
-from classifier.images import FORMAT_NAMES
+from bot.words.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, speaker
+from classifier.pictures.images import FORMAT_NAMES
 from tests.conftest import idle, running_bot, sample
 from tests.fake_telegram import FakeTelegram, group_chat, private_chat, user
 

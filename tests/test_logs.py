@@ -1,4 +1,4 @@
-"""bot/logs.py: the token never reaches the log, wherever in a record it hides."""
+"""bot/ops/logs.py: the token never reaches the log, wherever in a record it hides."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logs import REDACTED, RedactToken, setup_logging
+from bot.ops.logs import REDACTED, RedactToken, setup_logging
 from tests.fake_telegram import TOKEN
 
 URL = f"https://api.telegram.org/bot{TOKEN}/getMe"

@@ -19,9 +19,9 @@ from safetensors.torch import save_file
 from bot.bench import memory_use
 from bot.settings import BotSettings
 from classifier import ClassifierSettings, ModelLoadError, SettingsError, load_model
-from classifier.memory import BURST_MB, RUNTIME_MB, NotEnoughMemory, available_mb, check_memory
-from classifier.model import build_model, resolve_spec
-from classifier.weights import parameters_on_meta
+from classifier.model.clip import build_model, resolve_spec
+from classifier.model.memory import BURST_MB, RUNTIME_MB, NotEnoughMemory, available_mb, check_memory
+from classifier.model.weights import parameters_on_meta
 from tests.fake_telegram import FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,7 +125,7 @@ def test_streamed_weights_equal_open_clips_own_loading(tiny_model: tuple[Path, P
 
 LOAD_PEAK = """
 import json, sys, torch
-from classifier.model import load_model
+from classifier.model.clip import load_model
 def status(key):
     return next(int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith(key + ":"))
 before = status("VmRSS")

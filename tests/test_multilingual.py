@@ -15,7 +15,7 @@ import torch
 
 from bot.settings import BotSettings
 from classifier import ClassifierSettings, ZeroShotClassifier, create_classifier
-from classifier.prompts import (
+from classifier.text.prompts import (
     DEFAULT_TEMPLATES,
     LANGUAGE_TEMPLATES,
     PORTUGUESE_TEMPLATES,
@@ -136,7 +136,7 @@ def test_a_sigmoid_model_shows_each_labels_own_probability(classifier: ZeroShotC
 
 
 def test_cyrillic_labels_are_read_through_the_russian_templates(ml_settings: ClassifierSettings) -> None:
-    from classifier.prompts import RUSSIAN_TEMPLATES
+    from classifier.text.prompts import RUSSIAN_TEMPLATES
     from tests.test_zeroshot import cosine, ensemble_by_hand
 
     classifier = create_classifier(ml_settings)

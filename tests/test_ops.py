@@ -18,10 +18,10 @@ from telegram.error import TimedOut
 from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
-from bot.ops.metrics import Metrics
-from bot.ops.requests import ObservedRequest
 from bot.ops.runtime import OPS_KEY, Running
 from bot.settings import BotSettings
+from bot.telemetry.metrics import Metrics
+from bot.transport.requests import ObservedRequest
 from tests.conftest import running_bot, sample
 from tests.fake_telegram import FakeTelegram, private_chat, user
 

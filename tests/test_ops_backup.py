@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.ops.backup import backup
-from bot.schema import StorageError
-from bot.storage import Storage
+from bot.state.schema import StorageError
+from bot.state.storage import Storage
 
 ROOT = Path(__file__).resolve().parent.parent
 

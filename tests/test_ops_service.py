@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.logs import REDACTED, setup_logging
+from bot.ops.logs import REDACTED, setup_logging
 from bot.settings import BotSettings
 from classifier import SettingsError
 

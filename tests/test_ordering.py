@@ -1,4 +1,4 @@
-"""bot/ordering.py: a chat's changes wait for what came before them there, and what follows waits for them.
+"""bot/transport/ordering.py: a chat's changes wait for what came before them there, and what follows waits for them.
 
 The processor is driven directly with real Update objects and handler coroutines that each wait on
 an event of their own, so a test decides when each one finishes; nothing sleeps.
@@ -14,7 +14,7 @@ import pytest
 from telegram import Chat, Message, Update
 
 from bot.app import changes_chat_state
-from bot.ordering import ChatOrderedUpdateProcessor
+from bot.transport.ordering import ChatOrderedUpdateProcessor
 
 _ids = iter(range(1, 1_000_000))
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from bot.schema import MIGRATIONS
-from bot.storage import Storage, StorageError
+from bot.state.schema import MIGRATIONS
+from bot.state.storage import Storage, StorageError
 from classifier import ClassifierSettings
 from tests.conftest import sample
 from tests.fake_telegram import FakeTelegram, group_chat, private_chat, user

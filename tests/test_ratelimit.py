@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from bot.ratelimit import UserRateLimit, Verdict
+from bot.state.ratelimit import UserRateLimit, Verdict
 
 
 class Clock:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from telegram.ext import Application
 
-from bot.looplag import LoopLag
 from bot.settings import BotSettings
+from bot.telemetry.looplag import LoopLag
 from tests.conftest import REPORT_FILE, idle, running_bot, sample
 from tests.fake_telegram import FakeTelegram, private_chat, user
 

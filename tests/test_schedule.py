@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from classifier.schedule import MIN_TEXT_CHUNK_SECONDS, ChunkSizer, Doorbell, Scheduler, Step, Wake
+from classifier.batching.schedule import MIN_TEXT_CHUNK_SECONDS, ChunkSizer, Doorbell, Scheduler, Step, Wake
 
 
 def steps(scheduler: Scheduler, n: int, **state: object) -> list[Step]:

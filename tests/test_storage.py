@@ -1,4 +1,4 @@
-"""bot/storage.py on a real SQLite file: the schema's migrations, the files it refuses, votes and scores."""
+"""bot/state/storage.py on a real SQLite file: the schema's migrations, the files it refuses, votes and scores."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.schema import APPLICATION_ID, MIGRATIONS, StorageError
-from bot.storage import Storage, Vote, VoteOutcome
+from bot.state.schema import APPLICATION_ID, MIGRATIONS, StorageError
+from bot.state.storage import Storage, Vote, VoteOutcome
 
 CURRENT = len(MIGRATIONS)
 
@@ -70,7 +70,7 @@ async def test_an_older_database_is_migrated_forward_keeping_its_data(tmp_path: 
                                                                        caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "old.sqlite3"
     old_database(path, version)
-    caplog.set_level("INFO", logger="bot.schema")
+    caplog.set_level("INFO", logger="bot.state.schema")
     opened = await Storage.open(path)
     try:
         assert await opened.schema_version() == CURRENT

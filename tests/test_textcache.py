@@ -1,4 +1,4 @@
-"""classifier/textcache.py: least recently used labels go first, and the file is never half-written."""
+"""classifier/text/cache.py: least recently used labels go first, and the file is never half-written."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from classifier.textcache import TextEmbeddingCache
+from classifier.text.cache import TextEmbeddingCache
 
 
 def vector(n: float) -> torch.Tensor:
@@ -96,7 +96,7 @@ def test_a_failed_rewrite_leaves_the_old_file_whole(tmp_path: Path, caplog: pyte
     # the old file stays whole, and the new label is still served from memory.
     blocker = path.with_suffix(f".tmp{os.getpid()}")
     blocker.mkdir()
-    with caplog.at_level(logging.WARNING, logger="classifier.textcache"):
+    with caplog.at_level(logging.WARNING, logger="classifier.text.cache"):
         cache.put_many({"dog": vector(2)})
     [warning] = caplog.messages
     assert warning.startswith(f"Could not write the text-embedding cache {path}: ")
@@ -122,7 +122,7 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:
 def test_a_damaged_file_is_ignored_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "cache.pt"
     path.write_bytes(b"not a cache")
-    with caplog.at_level(logging.WARNING, logger="classifier.textcache"):
+    with caplog.at_level(logging.WARNING, logger="classifier.text.cache"):
         cache = TextEmbeddingCache(path)
     assert len(cache) == 0
     [warning] = caplog.messages
@@ -140,14 +140,14 @@ def test_a_file_with_anything_but_tensors_is_not_unpickled(tmp_path: Path,
                                                           caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "cache.pt"
     torch.save({"labels": ["cat"], "vectors": torch.zeros(1, 2), "extra": Sneaky()}, path)
-    with caplog.at_level(logging.WARNING, logger="classifier.textcache"):
+    with caplog.at_level(logging.WARNING, logger="classifier.text.cache"):
         assert len(TextEmbeddingCache(path)) == 0
     assert "Ignoring unreadable text-embedding cache" in caplog.text
 
 
 def test_an_empty_cache_is_written_and_read_back(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "cache.pt"
-    with caplog.at_level(logging.WARNING, logger="classifier.textcache"):
+    with caplog.at_level(logging.WARNING, logger="classifier.text.cache"):
         TextEmbeddingCache(path, save_interval=0).put_many({})
         assert stored(path) == [] and len(TextEmbeddingCache(path)) == 0
     assert caplog.messages == []

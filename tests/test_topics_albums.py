@@ -118,7 +118,8 @@ async def test_an_albums_classify_or_game_caption_in_a_group(bot_settings: BotSe
         played = await album(fake, samples_dir, group, "G2", ("pig",), caption="/game")
         rest = [await album(fake, samples_dir, group, "G2", ("cat",)), await album(fake, samples_dir, group, "G2",
                                                                                   ("dog",))]
-        # /labels waits for every earlier update of the chat (bot/ordering.py): after its answer, all are done.
+        # /labels waits for every earlier update of the chat (bot/transport/ordering.py): after its answer,
+        # all are done.
         assert (await say(fake, group, "/labels")).startswith("Labels (the default set")
         answers = fake.sent(group["id"])[sent:]
         assert [a["reply_parameters"]["message_id"] for a in answers[:-1]] == [played["message_id"]]

@@ -8,7 +8,7 @@ from PIL import Image
 
 from classifier import DEFAULT_LABELS, ClassifierSettings, ImageLimits, ZeroShotClassifier, create_classifier
 from classifier import decode_image as decode
-from classifier.model import ClipModel
+from classifier.model.clip import ClipModel
 from tests.conftest import sample
 
 
@@ -120,7 +120,7 @@ def test_cache_file_is_rewritten_at_most_every_interval(settings: ClassifierSett
 
 
 def test_long_strips_are_cut_to_their_centre_at_two_to_one() -> None:
-    from classifier.zeroshot import aspect_trim_box, trim_extreme_aspect
+    from classifier.pictures.crop import aspect_trim_box, trim_extreme_aspect
 
     assert aspect_trim_box(1000, 100) == (400, 0, 600, 100)
     assert aspect_trim_box(100, 1000) == (0, 400, 100, 600)

@@ -28,8 +28,8 @@ import open_clip
 import torch
 from PIL import Image, ImageDraw
 
-from classifier.labels import DEFAULT_LABELS
-from classifier.prompts import DEFAULT_TEMPLATES, expand
+from classifier.text.labels import DEFAULT_LABELS
+from classifier.text.prompts import DEFAULT_TEMPLATES, expand
 
 IMAGE_SIZE = 32
 DRAW_SIZE = 64

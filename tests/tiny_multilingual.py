@@ -16,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-from classifier.prompts import RUSSIAN_TEMPLATES
+from classifier.text.prompts import RUSSIAN_TEMPLATES
 from tests import tiny_clip
 
 WORDS = ["кошка", "собака", "лиса", "медведь", "кролик", "мышь", "утка", "свинья", "лев", "слон"]

@@ -1,2 +1,2 @@
-"""What serves the operator: Prometheus metrics, the health check, /stats, backups and the HTTP
-endpoint that serves the first two (README, Operating toonclip)."""
+"""The operator's side: the HTTP endpoint for /metrics and /healthz (server, health, runtime),
+/stats in Telegram, backups, and logging that never writes the token (docs/operating.md)."""

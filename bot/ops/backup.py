@@ -17,7 +17,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.schema import APPLICATION_ID, StorageError
+from bot.state.schema import APPLICATION_ID, StorageError
 
 BUSY_SECONDS = 10.0  # how long to wait for a writer's lock before giving up
 

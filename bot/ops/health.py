@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from telegram.ext import Application
 
-from bot.ops.metrics import METRICS_KEY, Metrics
-from bot.services import SERVICES_KEY, SETTINGS_KEY, Services
+from bot.conversation.services import SERVICES_KEY, SETTINGS_KEY, Services
 from bot.settings import BotSettings
+from bot.telemetry.metrics import METRICS_KEY, Metrics
 
 LOOP_ANSWER_SECONDS = 2.0  # the event loop must run the check within this long
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from telegram.ext import Application
 
+from bot.conversation.services import Services
 from bot.ops.health import HealthCheck
-from bot.ops.metrics import METRICS_KEY, Metrics, WorkerMetrics, package_version
 from bot.ops.server import OpsServer
-from bot.services import Services
 from bot.settings import BotSettings
+from bot.telemetry.metrics import METRICS_KEY, Metrics, WorkerMetrics, package_version
 
 OPS_KEY = "toonclip-ops"  # bot_data key of what runs for the operator
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot import replies
-from bot.ops.metrics import Metrics, metrics_of, package_version
-from bot.ops.snapshot import Snapshot
-from bot.services import Services
-from bot.turn import reply, turn
+from bot.conversation.services import Services
+from bot.conversation.turn import reply, turn
+from bot.telemetry.metrics import Metrics, metrics_of, package_version
+from bot.words import replies
+from bot.words.snapshot import Snapshot
 
 HOUR_MINUTES = 60
 DAY_MINUTES = 24 * 60

@@ -1,0 +1,183 @@
+"""Game rounds while they run: their timers, the vote-count edits and the reveal.
+
+Rounds themselves live in the database (bot/state/storage.py), one open round per chat and forum topic;
+this keeps what only a running bot has: the tasks that end a round on time and show its vote count,
+and the language it was started in. Nothing is sent to a chat that blocked or removed the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
+
+from bot.state.lifecycle import ChatLife
+from bot.state.storage import Round, Storage
+from bot.transport.delivery import may_have_arrived
+from bot.words import replies
+from bot.words.i18n import DEFAULT_LANGUAGE, Speaker, speaker
+from classifier import Prediction
+
+logger = logging.getLogger(__name__)
+
+CALLBACK_PREFIX = "g"  # callback data: "g:<round id>:<option index>", at most ~25 bytes for any label
+MAX_CHOICES = 4
+# Vote counts are shown at most this often per round: Telegram allows a group about 20 messages a
+# minute, and a burst of presses must not queue edits in front of the reveal.
+COUNT_EDIT_SECONDS = 2.0
+
+
+def choose_options(prediction: Prediction, labels: tuple[str, ...], rng: random.Random) -> tuple[list[str], int]:
+    """The model's top label plus up to three others, shuffled; returns (options, index of the answer)."""
+    others = [label for label in labels if label != prediction.label]
+    options = [prediction.label, *rng.sample(others, min(len(others), MAX_CHOICES - 1))]
+    rng.shuffle(options)
+    return options, options.index(prediction.label)
+
+
+def callback_data(round_id: int, option: int) -> str:
+    return f"{CALLBACK_PREFIX}:{round_id}:{option}"
+
+
+def parse_callback(data: str | None) -> tuple[int, int] | None:
+    """(round id, option) from callback data, or None when it is not ours or malformed."""
+    parts = (data or "").split(":")
+    if len(parts) != 3 or parts[0] != CALLBACK_PREFIX or not parts[1].isdigit() or not parts[2].isdigit():
+        return None
+    return int(parts[1]), int(parts[2])
+
+
+def keyboard(round_id: int, options: tuple[str, ...] | list[str], t: Speaker) -> InlineKeyboardMarkup:
+    """The answer buttons, labelled with the options' display names in the chat's language."""
+    buttons = [InlineKeyboardButton(replies.label_name(t, label), callback_data=callback_data(round_id, i))
+               for i, label in enumerate(options)]
+    return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
+
+
+def topic_of(message: Message) -> int:
+    """The forum topic a message was sent in, whose round it plays; 0 outside topics."""
+    return message.message_thread_id or 0 if message.is_topic_message else 0
+
+
+def seconds_left(open_round: Round) -> int:
+    return max(0, round(open_round.ends_at - time.time()))
+
+
+class Games:
+    """Owns the round timers and the edits of round messages; rounds themselves live in the database."""
+
+    def __init__(self, storage: Storage, bot: Bot, round_seconds: float, chats: ChatLife) -> None:
+        self.storage = storage
+        self.bot = bot
+        self.chats = chats
+        self.round_seconds = round_seconds
+        self.rng = random.Random()
+        self._timers: dict[int, asyncio.Task[None]] = {}
+        self._speakers: dict[int, Speaker] = {}  # round -> the language it was started in
+        self._count_edits: dict[int, asyncio.Task[None]] = {}
+        # Held while a round's message is edited, so a late vote count never lands after the reveal.
+        self._message_locks: dict[int, asyncio.Lock] = {}
+
+    def _lock(self, round_id: int) -> asyncio.Lock:
+        return self._message_locks.setdefault(round_id, asyncio.Lock())
+
+    def votes_changed(self, round_id: int) -> None:
+        """Show the new vote count soon, once for any number of presses in between."""
+        if round_id not in self._count_edits:
+            task = asyncio.get_running_loop().create_task(self._show_count(round_id), name=f"count-{round_id}")
+            self._count_edits[round_id] = task
+
+    async def _show_count(self, round_id: int) -> None:
+        await asyncio.sleep(COUNT_EDIT_SECONDS)
+        self._count_edits.pop(round_id, None)
+        async with self._lock(round_id):
+            current = await self.storage.get_round(round_id)
+            if (current is None or current.closed or current.message_id is None
+                    or not self.chats.reachable(current.chat_id)):
+                return
+            count = await self.storage.vote_count(round_id)
+            t = self._speakers.get(round_id, speaker(DEFAULT_LANGUAGE))
+            try:
+                await self.bot.edit_message_text(replies.round_question(t, count), chat_id=current.chat_id,
+                                                 message_id=current.message_id,
+                                                 reply_markup=keyboard(round_id, current.options, t))
+            except TelegramError as exc:  # "message is not modified", or deleted: harmless
+                logger.debug("Vote count of round %d not shown: %s", round_id, exc)
+
+    def schedule_end(self, round_id: int, delay: float, t: Speaker) -> None:
+        """End the round after delay seconds; t is the language it was started in."""
+        self._speakers[round_id] = t
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            self._timers.pop(round_id, None)
+            await self.end(round_id)
+
+        self._timers[round_id] = asyncio.get_running_loop().create_task(later(), name=f"round-{round_id}")
+
+    async def end(self, round_id: int, restarted: bool = False) -> bool:
+        """End the round if it is still open: award points, reveal, remove the buttons."""
+        for pending in (self._timers.pop(round_id, None), self._count_edits.pop(round_id, None)):
+            if pending is not None and pending is not asyncio.current_task():
+                pending.cancel()
+        closed = await self.storage.close_round(round_id)
+        if closed is None:
+            return False
+        ended, votes = closed
+        t = self._speakers.pop(round_id, None) or speaker(
+            await self.storage.get_language(ended.chat_id) or DEFAULT_LANGUAGE)
+        text = replies.reveal(t, ended.options[ended.answer], ended.probability,
+                              [v.name for v in votes if v.option == ended.answer], len(votes), restarted)
+        if self.chats.reachable(ended.chat_id):
+            async with self._lock(round_id):
+                await self._reveal(ended, text)
+        else:
+            logger.debug("Round %d ended in chat %d, which cannot be reached; not revealed", ended.id, ended.chat_id)
+        self._message_locks.pop(round_id, None)
+        return True
+
+    async def _reveal(self, ended: Round, text: str) -> None:
+        """Edit the round's message into the reveal; when it cannot be edited (deleted, or left behind in a
+        group that became a supergroup), send the reveal anew, into the round's topic."""
+        chat_id = ended.chat_id
+        try:
+            if ended.message_id is not None:
+                try:
+                    await self.bot.edit_message_text(text, chat_id=chat_id, message_id=ended.message_id,
+                                                     parse_mode=ParseMode.HTML)
+                    return
+                except ChatMigrated as exc:
+                    chat_id = exc.new_chat_id
+                except BadRequest as exc:
+                    logger.debug("Round %d's message cannot be edited (%s); sending the reveal", ended.id, exc)
+            await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
+                                        message_thread_id=ended.thread_id or None)
+        except Forbidden:
+            pass  # bot/transport/delivery.py logged it and marked the chat
+        except TelegramError as exc:
+            if may_have_arrived(exc):  # the reveal may be on the players' screens: no traceback, nothing sent again
+                logger.warning("The reveal of round %d may not have reached chat %d: %r", ended.id, chat_id, exc)
+            else:
+                logger.exception("Could not reveal round %d in chat %d", ended.id, chat_id)
+
+    async def recover(self) -> None:
+        """End the rounds that were open when the bot stopped, so none is left hanging."""
+        for stale in await self.storage.open_rounds():
+            try:
+                await self.end(stale.id, restarted=True)
+            except TelegramError:
+                logger.exception("Could not end round %d after a restart", stale.id)
+
+    async def stop(self) -> None:
+        """Cancel the timers; open rounds stay open in the database and end at the next start."""
+        timers = [*self._timers.values(), *self._count_edits.values()]
+        self._timers.clear()
+        self._count_edits.clear()
+        for timer in timers:
+            timer.cancel()
+        await asyncio.gather(*timers, return_exceptions=True)

@@ -1,0 +1,92 @@
+"""What every handler starts from: the message, its chat, the services and the reader's language;
+how a command finds the picture it is about; and the one way to answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import Chat, Message, Update
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from bot.conversation.services import Services, services
+from bot.transport.delivery import send
+from bot.transport.pictures import has_picture
+from bot.words.i18n import Speaker
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message to answer: where it came from, what the bot has, which language to answer in."""
+
+    update: Update
+    message: Message
+    chat: Chat
+    svc: Services
+    t: Speaker
+
+
+async def turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Turn | None:
+    """The handler's starting point; None for an update without a message and chat (nothing to answer)."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None:
+        return None
+    svc = services(context)
+    return Turn(update, message, chat, svc, await svc.speaker_for(update))
+
+
+async def reply(message: Message, text: str, **options: Any) -> Message:
+    """Answer message, quoting it; sent once more only when the first try certainly never left."""
+    return await send(lambda: message.reply_text(text, parse_mode=ParseMode.HTML, do_quote=True, **options))
+
+
+def command_argument(text: str | None) -> str:
+    """What follows the command word: '/labels@bot cat, dog' -> 'cat, dog' (newlines kept)."""
+    if not text:
+        return ""
+    parts = text.split(maxsplit=1)
+    return parts[1].strip() if len(parts) == 2 else ""
+
+
+def addressed_to_another_bot(text: str, username: str | None) -> bool:
+    """'/classify@OtherBot' in a caption is not for us."""
+    words = text.split(maxsplit=1)
+    command = words[0] if words else ""
+    if "@" not in command:
+        return False
+    return command.split("@", 1)[1].lower() != (username or "").lower()
+
+
+@dataclass(frozen=True)
+class Target:
+    """The picture a command is about, and the labels written after the command (may be empty)."""
+
+    source: Message
+    label_text: str
+
+
+def command_target(message: Message) -> Target | None:
+    """The picture a command refers to: the message itself when the command is its caption, else
+    the picture it replies to; None when there is none."""
+    if message.caption is not None:
+        return Target(message, command_argument(message.caption))
+    if has_picture(message.reply_to_message):
+        return Target(message.reply_to_message, command_argument(message.text))  # type: ignore[arg-type]
+    return None
+
+
+async def picture_command(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                          usage: Callable[[Speaker], str]) -> tuple[Turn, Target] | None:
+    """The turn and the picture of a command about a picture (/classify, /game). Without a picture it
+    answers with usage and returns None; a caption command for another bot gets no answer at all."""
+    if (now := await turn(update, context)) is None:
+        return None
+    if now.message.caption is not None and addressed_to_another_bot(now.message.caption, context.bot.username):
+        return None
+    target = command_target(now.message)
+    if target is None:
+        await reply(now.message, usage(now.t))
+        return None
+    return now, target

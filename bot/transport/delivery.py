@@ -1,0 +1,115 @@
+"""Sending to Telegram when the network fails, or when the chat has moved or shut the bot out.
+
+Never twice, never an apology after an answer: a request that timed out or broke after it was
+written may well have reached Telegram, and the user may already see it: it is not sent again, and
+nobody apologises for it. A request known never to have left (no free connection in the pool, no
+connection at all) is retried once. A chat that became a supergroup, or blocked or removed the bot,
+is followed by ChatDelivery, which every request passes through.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+import httpx
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError
+from telegram.ext import AIORateLimiter
+
+from bot.state.chats import Gone
+from bot.state.lifecycle import ChatLife
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# httpx failures that happen before a byte of the request is written.
+_NOT_SENT = (httpx.PoolTimeout, httpx.ConnectError, httpx.ConnectTimeout)
+
+
+def sent_nothing(error: BaseException) -> bool:
+    """Whether a failed request certainly never reached Telegram (safe to send again)."""
+    return isinstance(error, NetworkError) and isinstance(error.__cause__, _NOT_SENT)
+
+
+def may_have_arrived(error: BaseException) -> bool:
+    """A network failure after the request may have been written: a timeout, a dropped
+    connection. Telegram's own refusals (BadRequest) are answers, not failures of this kind."""
+    return isinstance(error, NetworkError) and not isinstance(error, BadRequest) and not sent_nothing(error)
+
+
+async def send(request: Callable[[], Awaitable[T]]) -> T:
+    """Run one send; retry it once when it certainly never left."""
+    try:
+        return await request()
+    except NetworkError as exc:
+        if not sent_nothing(exc):
+            raise
+        logger.info("A request to Telegram was not sent (%s); sending it once more", exc)
+        return await request()
+
+
+def why_gone(error: Forbidden) -> Gone:
+    """Read Telegram's Forbidden answer: blocked by the user, removed from the group, or not allowed to write."""
+    text = error.message.lower()
+    if "blocked by the user" in text or "user is deactivated" in text:
+        return Gone.BLOCKED
+    if "kicked" in text or "not a member" in text or "deleted" in text or "deactivated" in text:
+        return Gone.REMOVED
+    return Gone.MUTED
+
+
+class ChatDelivery(AIORateLimiter):
+    """python-telegram-bot's rate limiter, through which every request passes, also follows chats:
+
+    - ChatMigrated (400, the group became a supergroup): the chat's data moves to the new id, then the
+      request is sent once more to the new id, unless it names a message of the old chat (an edit),
+      which the new chat does not have; a reply no longer quotes.
+    - Forbidden (403: blocked, removed, not allowed to write) is an answer, not a bug: one INFO line,
+      and the chat is marked unreachable so that nothing keeps sending there. The error still reaches
+      the caller, which apologises to nobody.
+    """
+
+    def __init__(self, max_retries: int = 0) -> None:
+        super().__init__(max_retries=max_retries)
+        self.chats: ChatLife | None = None  # set once the services have started
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        try:
+            return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+        except ChatMigrated as exc:
+            old = _chat_id(data)
+            if self.chats is None or old is None:
+                raise
+            await self.chats.moved(old, exc.new_chat_id)
+            if "message_id" in data:
+                raise
+            again = {key: value for key, value in data.items() if key != "reply_parameters"} | {
+                "chat_id": exc.new_chat_id}
+            logger.info("%s to chat %d sent once more to its supergroup %d", endpoint, old, exc.new_chat_id)
+            return await super().process_request(callback, (endpoint, again), kwargs, endpoint, again,
+                                                 rate_limit_args)
+        except Forbidden as exc:
+            chat_id = _chat_id(data)
+            if self.chats is not None and chat_id is not None:
+                reason = why_gone(exc)
+                await self.chats.gone(chat_id, reason)
+                logger.info("Telegram refused %s to chat %d (%s); marked unreachable (%s)", endpoint, chat_id,
+                            exc.message, reason.value)
+            raise
+
+
+def _chat_id(data: dict[str, Any]) -> int | None:
+    try:
+        return int(data["chat_id"])
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -1,0 +1,306 @@
+"""Every sentence the bot says, in one place, in the reader's language. Labels are always HTML-escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from bot.words.i18n import N_, Speaker
+from bot.words.snapshot import Snapshot
+from classifier import MAX_LABEL_CHARS, MAX_LABELS, MIN_LABELS, Prediction
+from classifier.messages import Explained
+
+
+def busy(t: Speaker) -> str:
+    return t("I'm busy right now — try again in a few seconds.")
+
+
+def stopping(t: Speaker) -> str:
+    return t("I'm restarting — send it again in a minute.")
+
+
+def download_failed(t: Speaker) -> str:
+    return t("Sorry, I couldn't download that picture from Telegram; please send it again.")
+
+
+def internal_error(t: Speaker) -> str:
+    return t("Sorry, something went wrong on my side; please try again.")
+
+
+def admins_only(t: Speaker) -> str:
+    return t("Only the group's admins can change its labels.")
+
+
+def admins_only_language(t: Speaker) -> str:
+    return t("Only the group's admins can change its language.")
+
+
+def classify_usage(t: Speaker) -> str:
+    return t("Reply to a photo, sticker or image file with /classify, or send a photo with /classify "
+             "as its caption. Add labels to use them for this picture only: /classify cat, dog, fox")
+
+
+def private_hint(t: Speaker) -> str:
+    return t("Send me a photo, a sticker or an image file, and I'll tell you which animal it is. /help")
+
+
+def rate_limited(t: Speaker) -> str:
+    return t("You're sending pictures faster than I can look at them; please wait a minute.")
+
+
+def too_large(t: Speaker, size: int, limit: int) -> str:
+    return t("That file is {size} MB; the limit is {limit} MB.", size=round(size / 2**20, 1),
+             limit=round(limit / 2**20))
+
+
+def explained(t: Speaker, error: Explained) -> str:
+    """A classifier's or the picture finder's sentence, translated and made safe for HTML."""
+    return escape(t.explain(error), quote=False)
+
+
+def label_name(t: Speaker, label: str) -> str:
+    """What a chat sees for a label: a default animal in its language, any other label as written."""
+    return t.animal(label)
+
+
+def prediction(t: Speaker, result: Prediction, shown: int = 3) -> str:
+    """Top label bold with its probability, then the next ones: 'fox — 87%'."""
+    lines = []
+    for i, (label, probability) in enumerate(result.top(shown)):
+        name = escape(label_name(t, label))
+        lines.append(f"{f'<b>{name}</b>' if i == 0 else name} — {t.percent(probability)}")
+    return "\n".join(lines)
+
+
+def label_list(t: Speaker, labels: Sequence[str]) -> str:
+    return ", ".join(escape(label_name(t, label)) for label in labels)
+
+
+def labels_shown(t: Speaker, labels: Sequence[str], is_default: bool) -> str:
+    if is_default:
+        first = t("Labels (the default set, {count}): {labels}", count=len(labels), labels=label_list(t, labels))
+    else:
+        first = t("Labels (this chat's own set, {count}): {labels}", count=len(labels), labels=label_list(t, labels))
+    return first + "\n" + t("Change them with /labels cat, dog, fox — or go back with /labels reset.")
+
+
+def labels_set(t: Speaker, labels: Sequence[str]) -> str:
+    return t("Labels set ({count}): {labels}", count=len(labels), labels=label_list(t, labels))
+
+
+def labels_reset(t: Speaker, labels: Sequence[str]) -> str:
+    return t("Back to the default labels: {labels}", labels=label_list(t, labels))
+
+
+def labels_refused(t: Speaker, error: Explained) -> str:
+    return explained(t, error) + " " + t("The labels stay as they were.")
+
+
+def english_model_note(t: Speaker, setting: str) -> str:
+    return t("Note: the model reads English, so labels in other languages or scripts are understood poorly. "
+             "The bot's owner can set {setting} to a multilingual model.", setting=setting)
+
+
+def game_usage(t: Speaker) -> str:
+    return t("Reply to a photo, sticker or image file with /game, or send a photo with /game as its caption.")
+
+
+def round_running(t: Speaker, seconds: int) -> str:
+    return t("A round is already running: {seconds} s left.", seconds=seconds)
+
+
+def round_question(t: Speaker, votes: int) -> str:
+    """The round's message: the question and how many have voted."""
+    return t("Which animal does the AI see?") + "\n" + t.plural("Votes: {n}", "Votes: {n}", votes)
+
+
+def reveal(t: Speaker, answer: str, probability: float, winners: Sequence[str], votes: int,
+           restarted: bool = False) -> str:
+    """The end of a round: what the AI saw, who was right (display names, escaped here)."""
+    lines = [t("The AI saw: <b>{answer}</b> ({probability}).", answer=escape(label_name(t, answer)),
+               probability=t.percent(probability))]
+    if winners:
+        lines.append(t.plural("Right: {names} — one point each.", "Right: {names} — one point each.", len(winners),
+                              names=", ".join(escape(name) for name in winners)))
+    elif votes:
+        lines.append(t("Nobody got it right."))
+    else:
+        lines.append(t("Nobody voted."))
+    if restarted:
+        lines.append(t("(This round was cut short by a restart of the bot.)"))
+    return "\n".join(lines)
+
+
+def admins_only_forget(t: Speaker) -> str:
+    return t("Only the group's admins can delete its data.")
+
+
+def forget_usage(t: Speaker) -> str:
+    return t("Send /forget to delete what I keep about this chat, or /forget me in a private chat with me "
+             "to delete your name, votes and points everywhere.")
+
+
+def forget_me_in_private(t: Speaker) -> str:
+    return t("Send /forget me in a private chat with me: your name, votes and points are deleted from every chat.")
+
+
+def forget_chat_question(t: Speaker) -> str:
+    return t("Delete everything I keep about this chat: its labels, language, notes, game rounds, votes and "
+             "scores? This cannot be undone.")
+
+
+def forget_me_question(t: Speaker) -> str:
+    return t("Delete your name, votes and points from every chat, and this chat's labels and language? "
+             "This cannot be undone.")
+
+
+def forget_button(t: Speaker) -> str:
+    return t("Delete")
+
+
+def keep_button(t: Speaker) -> str:
+    return t("Keep")
+
+
+def nothing_forgotten(t: Speaker) -> str:
+    return t("Nothing was deleted.")
+
+
+def chat_forgotten(t: Speaker, *, labels: int, language: int, notes: int, rounds: int, votes: int,
+                   scores: int) -> str:
+    """What /forget deleted, counted (rows per kind)."""
+    return t("Deleted everything I kept about this chat — label sets: {labels}, language choices: {language}, "
+             "notes: {notes}, game rounds: {rounds}, votes: {votes}, scores: {scores}.",
+             labels=labels, language=language, notes=notes, rounds=rounds, votes=votes, scores=scores)
+
+
+def player_forgotten(t: Speaker, *, votes: int, points: int, chats: int) -> str:
+    """What /forget me deleted, counted."""
+    return t("Deleted your name, votes and points from every chat — votes: {votes}, points: {points}, "
+             "chats: {chats} — and this chat's labels and language.",
+             votes=votes, points=points, chats=chats)
+
+
+def privacy(t: Speaker, forget_after_days: int) -> str:
+    """/privacy: what is kept, for how long, who sees it and how to delete it, on one screen."""
+    if forget_after_days:
+        kept = t.plural("When I am removed from a group or blocked, what I keep about that chat is deleted "
+                        "{n} day later, unless I am back by then.",
+                        "When I am removed from a group or blocked, what I keep about that chat is deleted "
+                        "{n} days later, unless I am back by then.", forget_after_days)
+    else:
+        kept = t("When I am removed from a group or blocked, what I keep about that chat is deleted at once.")
+    return "\n".join((
+        t("<b>Privacy</b>"),
+        t("<b>What I keep</b>, per chat: its labels and language, and for the guessing game its rounds, votes and "
+          "scores, with the players' Telegram ids and names. Never a picture: pictures are looked at in memory "
+          "and dropped once answered."),
+        t("<b>Pictures seen before</b>: for each, only its embedding (numbers the model computed from it, not the "
+          "picture) under Telegram's id of the file, linked to no chat or user, so the same picture is not looked "
+          "at twice; the least recently used are dropped first. /forget leaves them: they belong to no chat."),
+        t("<b>Who sees it</b>: the chat's members see its labels and leaderboard; the bot's owner can read "
+          "the database. Nobody else."),
+        t("<b>For how long</b>: until it is deleted.") + " " + kept,
+        t("<b>How to delete it</b>: /forget deletes everything about this chat (in groups, admins only); "
+          "/forget me, in a private chat with me, deletes your name, votes and points in every chat."),
+    ))
+
+
+def button_invalid(t: Speaker) -> str:
+    return t("This button is not valid.")
+
+
+def round_over(t: Speaker) -> str:
+    return t("This round is over.")
+
+
+def already_voted(t: Speaker) -> str:
+    return t("You already voted.")
+
+
+def vote_taken(t: Speaker, label: str) -> str:
+    return t("You picked {label}", label=label_name(t, label))
+
+
+def no_round(t: Speaker) -> str:
+    return t("No round is running. Start one with /game.")
+
+
+def starter_only(t: Speaker) -> str:
+    return t("Only the player who started the round can reveal it.")
+
+
+def leaderboard(t: Speaker, board: Sequence[tuple[str, int]]) -> str:
+    """The chat's top players, or how to get on the board when it is empty."""
+    if not board:
+        return t("No points yet: start a round with /game.")
+    lines = [t("<b>Leaderboard</b>")]
+    lines += [f"{i}. {escape(name)} — {points}" for i, (name, points) in enumerate(board, start=1)]
+    return "\n".join(lines)
+
+
+def language_set(t: Speaker) -> str:
+    # Said in the chosen language, so each catalog names its own language here.
+    return t("This chat now speaks English.")
+
+
+def language_usage(t: Speaker) -> str:
+    return t("Choose the chat's language: /language en, ru, uk, es or pt")
+
+
+def help_text(t: Speaker) -> str:
+    return "\n".join((
+        t("<b>toonclip</b> tells which cartoon animal is in a picture."),
+        "",
+        t("• Send a photo, a sticker or an image file: I answer with the best matching animal."),
+        t("• Add a caption like <code>fox, wolf, dog</code> to choose from those labels for that picture."),
+        t("• /labels — show this chat's labels; <code>/labels cat, dog, fox</code> sets them "
+          "({minimum} to {maximum}, each up to {length} characters); <code>/labels reset</code> "
+          "goes back to the default. In groups only admins may change them.",
+          minimum=MIN_LABELS, maximum=MAX_LABELS, length=MAX_LABEL_CHARS),
+        t("• /classify — in groups, reply to a picture with /classify (or use it as a photo's caption)."),
+        t("• /game — reply to a picture (or caption one) to start a round: guess what the AI sees!"),
+        t("• /reveal — end your round early. /top — the chat's leaderboard."),
+        t("• /language en, ru, uk, es or pt — the chat's language."),
+        t("• /privacy — what I keep and how to delete it: /forget (this chat), /forget me (you, everywhere)."),
+        t("• /help — this message."),
+    ))
+
+
+COMMAND_DESCRIPTIONS = (
+    ("classify", N_("what animal is this picture? (reply to it)")),
+    ("labels", N_("show or set this chat's labels")),
+    ("game", N_("guess what the AI sees (reply to a picture)")),
+    ("top", N_("this chat's leaderboard")),
+    ("language", N_("the chat's language: en, ru, uk, es or pt")),
+    ("privacy", N_("what the bot keeps, and how to delete it")),
+    ("help", N_("how to use the bot")),
+)
+
+
+def command_menu(t: Speaker) -> list[tuple[str, str]]:
+    """(command, description) for Telegram's command menu in this language."""
+    return [(command, t(description)) for command, description in COMMAND_DESCRIPTIONS]
+
+
+def stats(t: Speaker, s: Snapshot) -> str:
+    """/stats, for the bot's operators: numbers first, one line each."""
+    if s.p50_seconds is None or s.p95_seconds is None:
+        latency = t("Latency: no pictures answered yet.")
+    else:
+        latency = t("Latency of the latest answers ({n}): p50 {p50} s, p95 {p95} s",
+                    n=s.latency_window, p50=round(s.p50_seconds, 2), p95=round(s.p95_seconds, 2))
+    hits = "—" if s.label_hit_ratio is None else t.percent(s.label_hit_ratio)
+    return "\n".join((
+        t("<b>toonclip</b> {version}, up {hours} h", version=escape(s.version),
+          hours=round(s.uptime_seconds / 3600, 1)),
+        t("Pictures answered: {hour} in the last hour, {day} in the last day", hour=s.answered_hour,
+          day=s.answered_day),
+        latency,
+        t("Queue: {queue} of {size}; pictures in flight: {in_flight}", queue=s.queue, size=s.queue_size,
+          in_flight=s.in_flight),
+        t("Label cache hits: {ratio}", ratio=hits),
+        t("Model: {model} ({weights}) on {device}, {precision}", model=escape(s.model), weights=escape(s.weights),
+          device=escape(s.device), precision=escape(s.precision)),
+        t("Database: {size} MB", size=round(s.database_bytes / 2**20, 2)),
+    ))

@@ -1,0 +1,378 @@
+"""The batching worker: many concurrent callers, one model, batches in between."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+import torch
+from PIL import Image
+
+from classifier.batching.inference import InternalError, infer
+from classifier.batching.observer import WorkerObserver
+from classifier.batching.schedule import ChunkSizer, Doorbell, Scheduler, Step, Wake
+from classifier.pictures.devicedecode import DeviceJpegDecoder, JpegHeader, read_jpeg_header
+from classifier.pictures.images import ImageError, ImageLimits, decode_image, to_rgb
+from classifier.zeroshot import LabelsNotCached, Prediction, ZeroShotClassifier
+
+logger = logging.getLogger(__name__)
+
+# A picture: its bytes, a decoded image, or a coroutine function that fetches the bytes (a download),
+# called only when the picture's embedding is neither cached nor being made for another caller.
+ImageSource = bytes | Image.Image | Callable[[], Awaitable[bytes]]
+
+
+class WorkerBusy(RuntimeError):
+    """The queue is full; the caller should try again shortly."""
+
+
+class WorkerStopped(RuntimeError):
+    """The worker is stopping or stopped and takes no new requests."""
+
+
+@dataclass
+class _Request:
+    pixels: np.ndarray | JpegHeader  # a prepared picture, or a JPEG to decode on the device
+    labels: tuple[str, ...] | None  # None: encode only, the answer is the picture's features
+    future: asyncio.Future[Prediction | torch.Tensor]
+    queued_at: float = 0.0  # perf_counter() when it last joined the queue
+
+
+@dataclass
+class WorkerStats:
+    """Counters for tests, logs and the benchmark."""
+
+    batches: int = 0
+    images: int = 0
+    largest_batch: int = 0
+    text_chunks: int = 0
+    labels_encoded: int = 0  # through the chunked path, the only one the worker takes
+    requeued: int = 0  # pictures sent back because their labels left the text cache before their batch
+    cache_hits: int = 0  # pictures answered from the image-embedding cache
+    joined: int = 0  # pictures answered by another caller's encoding of the same picture key
+
+
+class BatchWorker:
+    """Collects classify() calls into batches and runs them on the model in one thread.
+
+    Decoding, resizing and cropping run in a small thread pool, in parallel with each
+    other and with the model; all torch work runs on the classifier's one thread. A batch
+    closes when it is full, when max_wait has passed, or at once when nothing more is on
+    its way, so a lone request never waits for company.
+
+    Labels nobody used before are encoded on the same thread in chunks of about one image
+    batch's time, taken in turn from each label set waiting for them, with image batches in
+    between (classifier/batching/schedule.py): a chat's new labels cost that chat, never everyone else's
+    pictures. An image batch never encodes text: a picture whose labels left the text cache
+    before its batch ran goes back through the chunked path and waits for them.
+
+    A picture given with a key (what identifies its content) is encoded once: its embedding is
+    kept in the classifier's image cache, and a caller whose key is cached or being encoded for
+    another caller scores that embedding against its own labels with one small matrix product,
+    with no fetching, decoding or encoding. A failure is shared by the callers waiting at the
+    time and never kept: the next caller tries again.
+    """
+
+    def __init__(self, classifier: ZeroShotClassifier, limits: ImageLimits, *, max_batch: int = 32,
+                 max_wait_ms: float = 10.0, queue_size: int = 256, decode_threads: int = 2,
+                 decode_on_device: bool = False) -> None:
+        self.classifier = classifier
+        self.limits = limits
+        self.max_batch = max_batch
+        self.max_wait = max_wait_ms / 1000
+        self.queue_size = queue_size
+        self.stats = WorkerStats()
+        self.observer = WorkerObserver()  # replace it to receive timings (classifier/batching/observer.py)
+        self._decode_pool = ThreadPoolExecutor(decode_threads, thread_name_prefix="toonclip-decode")
+        # JPEGs decoded in batches on the model's device (nvjpeg on a GPU); the rest through Pillow.
+        self._device_decoder = (DeviceJpegDecoder(classifier.clip.device, classifier.picture_steps)
+                                if decode_on_device else None)
+        self._pending: deque[_Request] = deque()
+        self._text_jobs: deque[deque[str]] = deque()  # one per label set waiting for new labels
+        self._encoding: dict[str, asyncio.Future[None]] = {}  # label -> done when it is in the cache
+        self._flights: dict[str, asyncio.Task[torch.Tensor]] = {}  # picture key -> its embedding on its way
+        self._doorbell = Doorbell()
+        self._scheduler = Scheduler()
+        self._chunks = ChunkSizer()
+        self._admitted = 0
+        self._decoding = 0
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the batching loop runs (started, and neither stopped nor crashed)."""
+        return self._task is not None and not self._task.done()
+
+    @property
+    def load(self) -> int:
+        """Requests accepted and not yet answered."""
+        return self._admitted
+
+    def start(self) -> None:
+        """Start the batching loop on the running event loop."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="toonclip-worker")
+
+    async def stop(self) -> None:
+        """Refuse new requests, answer every accepted one, then stop."""
+        self._closing = True
+        self._doorbell.ring(Wake.CLOSING)
+        if self._task is not None:
+            await self._task
+        self._decode_pool.shutdown(wait=True)
+
+    def prepare_labels(self, labels: Sequence[str]) -> asyncio.Future[list[None]]:
+        """Start encoding the labels not cached yet; the future is done when all of them are.
+
+        Nobody has to await it: /labels calls it so the encoding starts before the chat's next
+        picture arrives.
+        """
+        # Shielded: cancelling this future must not cancel labels other callers wait for too.
+        done = asyncio.gather(*(asyncio.shield(future) for future in self._schedule(labels)))
+        done.add_done_callback(_consume)
+        return done
+
+    def _schedule(self, labels: Sequence[str]) -> list[asyncio.Future[None]]:
+        """Futures for the labels of a set that are not cached: new ones join a job of this set."""
+        waiting: list[asyncio.Future[None]] = []
+        new: deque[str] = deque()
+        for label in self.classifier.missing(labels):
+            future = self._encoding.get(label)
+            if future is None:
+                future = self._encoding[label] = asyncio.get_running_loop().create_future()
+                future.add_done_callback(_consume)
+                new.append(label)
+            waiting.append(future)
+        if new:
+            self._text_jobs.append(new)
+            self._doorbell.ring(Wake.LABELS_QUEUED)
+        return waiting
+
+    async def classify(self, image: ImageSource, labels: Sequence[str], *, key: str | None = None) -> Prediction:
+        """Classify one picture against labels; raises ImageError, WorkerBusy or WorkerStopped, and
+        whatever fetching the picture raises. With a key, the picture is fetched and encoded only
+        when no embedding of that key is cached or on its way (class docstring)."""
+        if self._closing or self._task is None:
+            raise WorkerStopped("The classifier is not running.")
+        if self._admitted >= self.queue_size:
+            raise WorkerBusy(f"The classifier is busy ({self._admitted} pictures waiting); "
+                             "try again in a few seconds.")
+        if not labels:
+            raise ValueError("At least one label is needed.")
+        self._admitted += 1
+        try:
+            labels_ready = self._schedule(labels)  # encoding starts while the picture is decoded
+            self.observer.labels_looked_up(len(set(labels)) - len(labels_ready), len(labels_ready))
+            if key is not None:
+                return await self._rank(await self._features(key, image), tuple(labels), labels_ready)
+            pixels = await self._decode(image)
+            request = _Request(pixels, tuple(labels), asyncio.get_running_loop().create_future())
+            return await self._score(request, labels_ready)
+        finally:
+            self._admitted -= 1
+            self._doorbell.ring(Wake.CALLER_LEFT)
+
+    async def _decode(self, image: ImageSource) -> np.ndarray | JpegHeader:
+        """The picture (fetched first when it is a fetch), prepared for a batch in a decode thread."""
+        if not isinstance(image, bytes | Image.Image):
+            image = await image()
+        self._decoding += 1
+        try:
+            started = time.perf_counter()
+            pixels = await asyncio.get_running_loop().run_in_executor(self._decode_pool, self._prepare, image)
+            self.observer.picture_prepared(time.perf_counter() - started)
+            return pixels
+        except (ImageError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a bug or a library's surprise: this caller's failure alone
+            logger.exception("Preparing a picture failed")
+            raise InternalError("internal error") from exc
+        finally:
+            self._decoding -= 1
+            self._doorbell.ring(Wake.DECODE_FINISHED)
+
+    async def _features(self, key: str, image: ImageSource) -> torch.Tensor:
+        """The embedding of the picture with this key: cached, on its way for another caller, or made now."""
+        features = self.classifier.images.get(key)
+        self.observer.picture_looked_up(features is not None)
+        if features is not None:
+            self.stats.cache_hits += 1
+            return features
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = self._flights[key] = asyncio.ensure_future(self._embed(key, image))
+            flight.add_done_callback(_consume)
+        else:
+            self.stats.joined += 1
+        return await asyncio.shield(flight)  # a caller who leaves never cancels the others' encoding
+
+    async def _embed(self, key: str, image: ImageSource) -> torch.Tensor:
+        """Fetch, decode and encode a picture for every caller of its key; cache the embedding."""
+        try:
+            request = _Request(await self._decode(image), None, asyncio.get_running_loop().create_future())
+            request.queued_at = time.perf_counter()
+            self._pending.append(request)
+            self._doorbell.ring(Wake.PICTURE_QUEUED)
+            features = cast(torch.Tensor, await request.future)
+            self.classifier.images.put(key, features)
+            return features
+        finally:  # from here on the key is cached, or (after a failure) the next caller tries again
+            del self._flights[key]
+            self._doorbell.ring(Wake.CALLER_LEFT)
+
+    async def _rank(self, features: torch.Tensor, labels: tuple[str, ...],
+                    labels_ready: list[asyncio.Future[None]]) -> Prediction:
+        """An embedding scored against labels once they are encoded, on the event loop: a (1, D) by
+        (D, L) product takes microseconds, where the model thread may be a whole batch away."""
+        while True:
+            await _encoded(labels_ready)
+            try:
+                return self.classifier.score_cached(features[None], labels)[0]
+            except LabelsNotCached:  # they left the text cache meanwhile: through the chunked path again
+                self.stats.requeued += 1
+                labels_ready = self._schedule(labels)
+
+    async def _score(self, request: _Request, labels_ready: list[asyncio.Future[None]]) -> Prediction:
+        """Queue a prepared picture once its labels are encoded; when they left the cache before its
+        batch ran, encode them again (through the chunked path) and queue it again."""
+        while True:
+            await _encoded(labels_ready)
+            request.queued_at = time.perf_counter()
+            self._pending.append(request)
+            self._doorbell.ring(Wake.PICTURE_QUEUED)
+            try:
+                return cast(Prediction, await request.future)
+            except LabelsNotCached:
+                self.stats.requeued += 1
+                request.future = asyncio.get_running_loop().create_future()
+                labels_ready = self._schedule(request.labels or ())
+
+    def _prepare(self, image: bytes | Image.Image) -> np.ndarray | JpegHeader:
+        if isinstance(image, Image.Image):
+            picture = to_rgb(image)
+        elif self._device_decoder is not None and (header := read_jpeg_header(image, self.limits)):
+            return header  # checked from its header here; decoded with its batch on the device
+        else:
+            picture = decode_image(image, self.limits, self.classifier.image_size)
+        return self.classifier.prepare(picture)
+
+    def _take(self, n: int) -> list[_Request]:
+        taken: list[_Request] = []
+        while self._pending and len(taken) < n:
+            taken.append(self._pending.popleft())
+        return taken
+
+    async def _collect_batch(self) -> list[_Request]:
+        """Pending requests, waiting up to max_wait for company while more are being decoded."""
+        loop = asyncio.get_running_loop()
+        batch = self._take(self.max_batch)
+        deadline = loop.time() + self.max_wait
+        while len(batch) < self.max_batch and self._decoding > 0:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            self._doorbell.reset()
+            try:
+                await asyncio.wait_for(self._doorbell.wait(), remaining)
+            except TimeoutError:
+                break
+            batch += self._take(self.max_batch - len(batch))
+        return batch
+
+    async def _run(self) -> None:
+        while True:
+            self._doorbell.reset()  # before reading the state: a ring from now on is not missed
+            step = self._scheduler.next(pictures=bool(self._pending), text=bool(self._text_jobs),
+                                        closing=self._closing, unanswered=self._admitted + len(self._flights))
+            if step is Step.IMAGES:
+                await self._run_images(await self._collect_batch())
+            elif step is Step.TEXT:
+                await self._run_text_chunk()
+            elif step is Step.STOP:
+                return
+            else:
+                await self._doorbell.wait()
+
+    async def _run_images(self, batch: list[_Request]) -> None:
+        live = [request for request in batch if not request.future.done()]
+        if not live:
+            return
+        self.stats.batches += 1
+        self.stats.images += len(live)
+        self.stats.largest_batch = max(self.stats.largest_batch, len(live))
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        try:
+            results = await loop.run_in_executor(self.classifier.executor, self._infer, live)
+        except Exception:
+            if len(live) == 1:
+                logger.exception("A picture failed in the model")
+                results = [InternalError("internal error")]
+            else:  # find the one that broke it: each alone, so only its caller fails
+                logger.exception("A batch of %d failed; running its pictures one by one", len(live))
+                results = []
+                for request in live:
+                    try:
+                        results += await loop.run_in_executor(self.classifier.executor, self._infer, [request])
+                    except Exception:
+                        logger.exception("A picture failed in the model")
+                        results.append(InternalError("internal error"))
+        elapsed = time.perf_counter() - started
+        self._chunks.batch_done(elapsed)
+        self.observer.batch_done([started - request.queued_at for request in live], elapsed)
+        for request, result in zip(live, results, strict=True):
+            if request.future.done():
+                continue
+            if isinstance(result, Exception):
+                request.future.set_exception(result)
+            else:
+                request.future.set_result(result)
+
+    def _infer(self, batch: list[_Request]) -> list[Prediction | torch.Tensor | Exception]:
+        return infer(self.classifier, self._device_decoder, [(r.pixels, r.labels) for r in batch])
+
+    async def _run_text_chunk(self) -> None:
+        """Encode the next few labels of the job whose turn it is; it goes to the back of the line."""
+        job = self._text_jobs.popleft()
+        chunk = [job.popleft() for _ in range(min(self._chunks.size(), len(job)))]
+        if job:
+            self._text_jobs.append(job)
+        started = time.perf_counter()
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.classifier.executor,
+                                                             self.classifier.encode_labels, chunk)
+        except Exception as exc:
+            logger.exception("Encoding %d labels failed", len(chunk))
+            for label in chunk:
+                self._encoding.pop(label).set_exception(exc)
+            return
+        self.stats.text_chunks += 1
+        self.stats.labels_encoded += len(chunk)
+        elapsed = time.perf_counter() - started
+        self._chunks.chunk_done(len(chunk), elapsed)
+        self.observer.text_encoded(len(chunk), elapsed)
+        for label in chunk:
+            self._encoding.pop(label).set_result(None)
+
+
+async def _encoded(labels_ready: list[asyncio.Future[None]]) -> None:
+    """Wait until labels are encoded, never cancelling them (other callers share them); their
+    encoding's failure is this caller's too."""
+    if labels_ready:
+        await asyncio.wait(labels_ready)
+        for ready in labels_ready:
+            ready.result()
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    """Mark a failure as seen: labels encoded for nobody in particular must not warn when they fail."""
+    if not future.cancelled():
+        future.exception()

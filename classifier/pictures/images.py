@@ -1,0 +1,138 @@
+"""Safe, fast image decoding: from untrusted bytes to an RGB picture the model can read.
+
+Pictures go through Pillow's plugins for the accepted formats only; MP4, MOV, WebM and MKV files,
+told by their magic bytes, give one frame through classifier/pictures/video.py.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+
+import numpy as np
+import pillow_heif
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from classifier.messages import whole_if_possible
+from classifier.pictures.refusals import (
+    FORMAT_NAMES,
+    DamagedImage,
+    ImageError,
+    ImageLimits,
+    ImageTooLarge,
+    NotAnImage,
+)
+from classifier.pictures.video import container_format, decode_frame
+
+logger = logging.getLogger(__name__)
+
+pillow_heif.register_heif_opener()  # HEIC/HEIF, what iPhones send as files
+Image.init()  # load every plugin, so that the accepted ones below are registered
+# Pillow warns (UserWarning) about corrupt metadata in user files; that is the files' business, not the log's.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+
+# The only Pillow plugins that ever see user bytes (Image.open(..., formats=...)): no other
+# parser runs on them, and an EPS never reaches Ghostscript. HEIF is pillow-heif's plugin.
+ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF", "HEIF")
+_OPEN_FORMATS = tuple(name for name in ACCEPTED_FORMATS if name in Image.OPEN)
+_WHITE = (255, 255, 255)
+
+
+def _megabytes(n: int) -> float:
+    return round(n / 2**20, 1)
+
+
+def too_many_pixels(width: int, height: int, limits: ImageLimits) -> ImageTooLarge:
+    """The refusal of a picture whose header declares more pixels than the limit."""
+    return ImageTooLarge("The picture is {width}×{height} ({megapixels} megapixels); the limit is {limit} megapixels.",
+                         width=width, height=height, megapixels=round(width * height / 1e6, 1),
+                         limit=whole_if_possible(limits.max_pixels / 1e6))
+
+
+def decode_image(data: bytes, limits: ImageLimits, target_size: int | None = None) -> Image.Image:
+    """Decode untrusted bytes into an upright RGB image, or raise ImageError.
+
+    Limits are checked from the header before pixels are decoded. With target_size,
+    JPEGs much larger than it are decoded at a reduced scale (draft mode), which is
+    several times faster and never smaller than target_size on the short side.
+    """
+    if len(data) > limits.max_bytes:
+        raise ImageTooLarge("The file is {size} MB; the limit is {limit} MB.",
+                            size=_megabytes(len(data)), limit=_megabytes(limits.max_bytes))
+    if not data:
+        raise NotAnImage("The file is empty.")
+    try:
+        return _decode(data, limits, target_size)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageTooLarge("The picture has too many pixels; the limit is {limit} megapixels.",
+                            limit=whole_if_possible(limits.max_pixels / 1e6)) from None
+    except Exception as exc:  # whatever a plugin or codec throws on hostile bytes: one sentence
+        logger.debug("Could not decode a picture", exc_info=exc)
+        raise DamagedImage("The picture is truncated or damaged and cannot be read.") from exc
+
+
+def _decode(data: bytes, limits: ImageLimits, target_size: int | None) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(data), formats=_OPEN_FORMATS)
+    except UnidentifiedImageError:
+        if container_format(data) is not None:
+            return decode_frame(data, limits)
+        known = _refused_format(data)
+        if known:
+            raise NotAnImage("{format} pictures are not supported; send a {formats} image.",
+                             format=known, formats=FORMAT_NAMES) from None
+        raise NotAnImage("This file is not a picture I can read; send a {formats} image.",
+                         formats=FORMAT_NAMES) from None
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise DamagedImage("The picture has no pixels.")
+    if width * height > limits.max_pixels:
+        raise too_many_pixels(width, height, limits)
+    if target_size and image.format == "JPEG" and min(width, height) >= 2 * target_size:
+        image.draft("RGB", (target_size, target_size))
+    image.load()
+    ImageOps.exif_transpose(image, in_place=True)  # in place: no copy of an upright picture
+    return to_rgb(image)
+
+
+def _refused_format(data: bytes) -> str | None:
+    """The name of a format Pillow knows but we refuse, from its magic bytes alone: each plugin's
+    accept() only compares a prefix, so no parser of a refused format ever runs."""
+    prefix = data[:64]
+    for name in Image.ID:
+        accept = Image.OPEN[name][1]
+        if name in _OPEN_FORMATS or accept is None:
+            continue
+        try:
+            if accept(prefix):
+                return name
+        except Exception:  # a prefix check that chokes on a short prefix: no verdict
+            continue
+    return None
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any mode to RGB: transparency onto white, 16-bit scaled down, CMYK and palettes converted."""
+    mode = image.mode
+    if mode in {"I;16", "I;16L", "I;16B", "I;16N", "I"}:
+        pixels = np.asarray(image, dtype=np.uint32)
+        # 16-bit data: keep the high byte. 32-bit 'I' from a 16-bit PNG holds 0..65535 too.
+        image = Image.fromarray((pixels >> 8).clip(0, 255).astype(np.uint8), mode="L")
+    elif mode == "F":
+        pixels = np.asarray(image, dtype=np.float32)
+        lo, hi = float(pixels.min()), float(pixels.max())
+        scale = 255.0 / (hi - lo) if hi > lo else 0.0
+        image = Image.fromarray(((pixels - lo) * scale).astype(np.uint8), mode="L")
+    if image.mode == "La":  # premultiplied grey and alpha: Pillow converts it to LA only
+        image = image.convert("LA")
+    has_alpha = image.mode in {"RGBA", "LA", "PA", "RGBa"} or "transparency" in image.info
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (*_WHITE, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode != "RGB":
+        return image.convert("RGB")
+    return image
