@@ -160,7 +160,7 @@ async def idle(fake: FakeTelegram, application: Application) -> None:  # type: i
     def quiet() -> bool:
         # The worker shows no public count of labels waiting to be encoded; _encoding is that count.
         return (application.update_queue.empty() and application.update_processor.current_concurrent_updates == 0
-                and worker.load == 0 and not worker._encoding)
+                and worker.load == 0 and worker.labels_encoding == 0)
 
     await fake.wait_for(quiet)
     await asyncio.wait_for(application.update_queue.join(), 60)  # task_done comes after the handler returns

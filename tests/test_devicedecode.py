@@ -84,10 +84,10 @@ async def test_the_worker_decodes_jpegs_on_the_device(settings: ClassifierSettin
         assert right >= 0.9 * len(samples)
         # Every one of them went through the device path: a silent fall back to Pillow would give the
         # same answers. (The worker shows its decoder only as a private attribute.)
-        decoder = worker._device_decoder
+        decoder = worker.device_decoder
         assert decoder is not None and decoder.decoded == len(samples)
         pillow_only = make_worker(settings, classifier, decode_on_device="off")
-        assert pillow_only._device_decoder is None
+        assert pillow_only.device_decoder is None
         await pillow_only.stop()
         # Hostile JPEGs on the new path: each gets a prediction or one sentence, and no neighbour suffers.
         jpegs = [data for name, data in corpus() if name.startswith("jpeg")]

@@ -72,7 +72,7 @@ async def test_different_label_sets_share_one_batch(worker: BatchWorker, samples
     gate = hold_model(worker)
     first = asyncio.ensure_future(worker.classify(sample(samples_dir, "pig"), ["pig", "duck"]))
     second = asyncio.ensure_future(worker.classify(sample(samples_dir, "duck"), ["lion", "duck", "bear"]))
-    await until(lambda: worker.load == 2 and worker._decoding == 0)
+    await until(lambda: worker.load == 2 and worker.decoding == 0)
     gate.set()
     assert (await first).label == "pig"
     assert (await second).label == "duck"
@@ -113,7 +113,7 @@ async def test_a_cancelled_caller_is_skipped(
     if batch_size == 1:  # the cat alone goes first, so the dog is still queued when cancelled
         await until(lambda: worker.stats.batches == 1)
     calls += submit(worker, samples_dir, ("dog", "fox"))
-    await until(lambda: worker._decoding == 0 and worker.load == 3)
+    await until(lambda: worker.decoding == 0 and worker.load == 3)
     if batch_size > 1:  # all three taken into the batch the model is held on, before the cancel
         await until(lambda: worker.stats.batches == 1)
     calls[1].cancel()
@@ -152,7 +152,7 @@ async def test_stop_answers_everything_accepted_then_refuses(
     accepted = submit(w, samples_dir, labels)
     await until(lambda: w.load == 5)
     stopping = asyncio.ensure_future(w.stop())
-    await until(lambda: w._closing)
+    await until(lambda: w.closing)
     with pytest.raises(WorkerStopped):
         await w.classify(sample(samples_dir, "cat"), DEFAULT_LABELS)
     gate.set()
@@ -189,7 +189,7 @@ async def test_an_unexpected_failure_fails_only_its_caller(worker: BatchWorker, 
     calls = [*submit(worker, samples_dir, ("fox", "bear")),
              asyncio.ensure_future(worker.classify(broken, DEFAULT_LABELS)),
              *submit(worker, samples_dir, ("pig",))]
-    await until(lambda: worker._decoding == 0 and worker.load == 3)
+    await until(lambda: worker.decoding == 0 and worker.load == 3)
     gate.set()
     results = await asyncio.gather(*calls, return_exceptions=True)
     assert [r.label for r in results if isinstance(r, Prediction)] == ["fox", "bear", "pig"]

@@ -9,13 +9,15 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 import torch
 from PIL import Image
 
 from classifier.batching.inference import InternalError, infer
+from classifier.batching.keys import SingleFlight
+from classifier.batching.labeljobs import LabelJobs, consume, encoded
 from classifier.batching.observer import WorkerObserver
 from classifier.batching.schedule import ChunkSizer, Doorbell, Scheduler, Step, Wake
 from classifier.pictures.devicedecode import DeviceJpegDecoder, JpegHeader, read_jpeg_header
@@ -95,10 +97,9 @@ class BatchWorker:
         self._device_decoder = (DeviceJpegDecoder(classifier.clip.device, classifier.picture_steps)
                                 if decode_on_device else None)
         self._pending: deque[_Request] = deque()
-        self._text_jobs: deque[deque[str]] = deque()  # one per label set waiting for new labels
-        self._encoding: dict[str, asyncio.Future[None]] = {}  # label -> done when it is in the cache
-        self._flights: dict[str, asyncio.Task[torch.Tensor]] = {}  # picture key -> its embedding on its way
         self._doorbell = Doorbell()
+        self._labels = LabelJobs(on_queued=lambda: self._doorbell.ring(Wake.LABELS_QUEUED))
+        self._flights = SingleFlight(on_landed=lambda: self._doorbell.ring(Wake.CALLER_LEFT))
         self._scheduler = Scheduler()
         self._chunks = ChunkSizer()
         self._admitted = 0
@@ -115,6 +116,26 @@ class BatchWorker:
     def load(self) -> int:
         """Requests accepted and not yet answered."""
         return self._admitted
+
+    @property
+    def decoding(self) -> int:
+        """Pictures being fetched or prepared in the decode threads."""
+        return self._decoding
+
+    @property
+    def labels_encoding(self) -> int:
+        """Labels queued for the text encoder or being encoded."""
+        return self._labels.labels_in_flight
+
+    @property
+    def closing(self) -> bool:
+        """Whether stop() was called: no new request is taken."""
+        return self._closing
+
+    @property
+    def device_decoder(self) -> DeviceJpegDecoder | None:
+        """The decoder of JPEGs on the model's device, when decode_on_device asked for one."""
+        return self._device_decoder
 
     def start(self) -> None:
         """Start the batching loop on the running event loop."""
@@ -137,24 +158,12 @@ class BatchWorker:
         """
         # Shielded: cancelling this future must not cancel labels other callers wait for too.
         done = asyncio.gather(*(asyncio.shield(future) for future in self._schedule(labels)))
-        done.add_done_callback(_consume)
+        done.add_done_callback(consume)
         return done
 
     def _schedule(self, labels: Sequence[str]) -> list[asyncio.Future[None]]:
-        """Futures for the labels of a set that are not cached: new ones join a job of this set."""
-        waiting: list[asyncio.Future[None]] = []
-        new: deque[str] = deque()
-        for label in self.classifier.missing(labels):
-            future = self._encoding.get(label)
-            if future is None:
-                future = self._encoding[label] = asyncio.get_running_loop().create_future()
-                future.add_done_callback(_consume)
-                new.append(label)
-            waiting.append(future)
-        if new:
-            self._text_jobs.append(new)
-            self._doorbell.ring(Wake.LABELS_QUEUED)
-        return waiting
+        """Futures for the labels of a set that are not cached (classifier/batching/labeljobs.py)."""
+        return self._labels.schedule(self.classifier.missing(labels))
 
     async def classify(self, image: ImageSource, labels: Sequence[str], *, key: str | None = None) -> Prediction:
         """Classify one picture against labels; raises ImageError, WorkerBusy or WorkerStopped, and
@@ -206,34 +215,27 @@ class BatchWorker:
         if features is not None:
             self.stats.cache_hits += 1
             return features
-        flight = self._flights.get(key)
-        if flight is None:
-            flight = self._flights[key] = asyncio.ensure_future(self._embed(key, image))
-            flight.add_done_callback(_consume)
-        else:
+        features, joined = await self._flights.join(key, lambda: self._embed(key, image))
+        if joined:
             self.stats.joined += 1
-        return await asyncio.shield(flight)  # a caller who leaves never cancels the others' encoding
+        return features
 
     async def _embed(self, key: str, image: ImageSource) -> torch.Tensor:
         """Fetch, decode and encode a picture for every caller of its key; cache the embedding."""
-        try:
-            request = _Request(await self._decode(image), None, asyncio.get_running_loop().create_future())
-            request.queued_at = time.perf_counter()
-            self._pending.append(request)
-            self._doorbell.ring(Wake.PICTURE_QUEUED)
-            features = cast(torch.Tensor, await request.future)
-            self.classifier.images.put(key, features)
-            return features
-        finally:  # from here on the key is cached, or (after a failure) the next caller tries again
-            del self._flights[key]
-            self._doorbell.ring(Wake.CALLER_LEFT)
+        request = _Request(await self._decode(image), None, asyncio.get_running_loop().create_future())
+        request.queued_at = time.perf_counter()
+        self._pending.append(request)
+        self._doorbell.ring(Wake.PICTURE_QUEUED)
+        features = cast(torch.Tensor, await request.future)
+        self.classifier.images.put(key, features)
+        return features
 
     async def _rank(self, features: torch.Tensor, labels: tuple[str, ...],
                     labels_ready: list[asyncio.Future[None]]) -> Prediction:
         """An embedding scored against labels once they are encoded, on the event loop: a (1, D) by
         (D, L) product takes microseconds, where the model thread may be a whole batch away."""
         while True:
-            await _encoded(labels_ready)
+            await encoded(labels_ready)
             try:
                 return self.classifier.score_cached(features[None], labels)[0]
             except LabelsNotCached:  # they left the text cache meanwhile: through the chunked path again
@@ -244,7 +246,7 @@ class BatchWorker:
         """Queue a prepared picture once its labels are encoded; when they left the cache before its
         batch ran, encode them again (through the chunked path) and queue it again."""
         while True:
-            await _encoded(labels_ready)
+            await encoded(labels_ready)
             request.queued_at = time.perf_counter()
             self._pending.append(request)
             self._doorbell.ring(Wake.PICTURE_QUEUED)
@@ -290,7 +292,7 @@ class BatchWorker:
     async def _run(self) -> None:
         while True:
             self._doorbell.reset()  # before reading the state: a ring from now on is not missed
-            step = self._scheduler.next(pictures=bool(self._pending), text=bool(self._text_jobs),
+            step = self._scheduler.next(pictures=bool(self._pending), text=self._labels.waiting,
                                         closing=self._closing, unanswered=self._admitted + len(self._flights))
             if step is Step.IMAGES:
                 await self._run_images(await self._collect_batch())
@@ -341,38 +343,19 @@ class BatchWorker:
 
     async def _run_text_chunk(self) -> None:
         """Encode the next few labels of the job whose turn it is; it goes to the back of the line."""
-        job = self._text_jobs.popleft()
-        chunk = [job.popleft() for _ in range(min(self._chunks.size(), len(job)))]
-        if job:
-            self._text_jobs.append(job)
+        chunk = self._labels.next_chunk(self._chunks.size())
         started = time.perf_counter()
         try:
             await asyncio.get_running_loop().run_in_executor(self.classifier.executor,
                                                              self.classifier.encode_labels, chunk)
         except Exception as exc:
             logger.exception("Encoding %d labels failed", len(chunk))
-            for label in chunk:
-                self._encoding.pop(label).set_exception(exc)
+            self._labels.failed(chunk, exc)
             return
         self.stats.text_chunks += 1
         self.stats.labels_encoded += len(chunk)
         elapsed = time.perf_counter() - started
         self._chunks.chunk_done(len(chunk), elapsed)
         self.observer.text_encoded(len(chunk), elapsed)
-        for label in chunk:
-            self._encoding.pop(label).set_result(None)
+        self._labels.encoded(chunk)
 
-
-async def _encoded(labels_ready: list[asyncio.Future[None]]) -> None:
-    """Wait until labels are encoded, never cancelling them (other callers share them); their
-    encoding's failure is this caller's too."""
-    if labels_ready:
-        await asyncio.wait(labels_ready)
-        for ready in labels_ready:
-            ready.result()
-
-
-def _consume(future: asyncio.Future[Any]) -> None:
-    """Mark a failure as seen: labels encoded for nobody in particular must not warn when they fail."""
-    if not future.cancelled():
-        future.exception()
