@@ -23,6 +23,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.conversation import forgetting, game, handlers
 from bot.conversation.rounds import CALLBACK_PREFIX, Games
 from bot.conversation.services import SERVICES_KEY, SETTINGS_KEY, Services
+from bot.conversation.turn import command_word
 from bot.ops import runtime
 from bot.ops.stats import stats
 from bot.settings import BotSettings
@@ -31,7 +32,7 @@ from bot.state.lifecycle import ChatLife
 from bot.state.ratelimit import UserRateLimit
 from bot.state.storage import Storage
 from bot.telemetry import trace
-from bot.telemetry.metrics import METRICS_KEY, Metrics
+from bot.telemetry.metrics import METRICS_KEY, Metrics, WorkerMetrics
 from bot.transport.delivery import ChatDelivery
 from bot.transport.ordering import ChatOrderedUpdateProcessor
 from bot.transport.requests import ObservedRequest
@@ -67,11 +68,7 @@ def changes_chat_state(update: Update) -> bool:
         return True
     if message is not None and message.media_group_id is not None:
         return False  # an album's other photos wait for its caption (even /game): they must not wait behind it
-    text = (message.text or message.caption or "") if message is not None else ""
-    if not text.startswith("/"):
-        return False
-    command = text.split(maxsplit=1)[0][1:].split("@", 1)[0].lower()
-    return command in STATE_COMMANDS
+    return command_word((message.text or message.caption) if message is not None else None) in STATE_COMMANDS
 
 
 def build_application(settings: BotSettings, transport: BaseRequest | None = None) -> Application:
@@ -85,7 +82,8 @@ def build_application(settings: BotSettings, transport: BaseRequest | None = Non
         Application.builder()
         .token(settings.token)
         .concurrent_updates(ChatOrderedUpdateProcessor(settings.concurrent_updates, changes_chat_state))
-        .rate_limiter(ChatDelivery(max_retries=3))  # also follows upgrades and blocks (bot/transport/delivery.py)
+        # Also follows upgrades and blocks (bot/transport/delivery.py), once the services have started.
+        .rate_limiter(ChatDelivery(lambda: _chat_life(application), max_retries=3))
         .post_init(_start_services)
         .post_shutdown(_stop_services)
         # A picture deleted before its answer is ready still gets the answer; no link previews.
@@ -134,6 +132,11 @@ def build_application(settings: BotSettings, transport: BaseRequest | None = Non
     return application
 
 
+def _chat_life(application: Application) -> ChatLife | None:
+    svc: Services | None = application.bot_data.get(SERVICES_KEY)
+    return svc.chats if svc is not None else None
+
+
 def _transports(settings: BotSettings, transport: BaseRequest | None) -> tuple[BaseRequest, BaseRequest]:
     """(for every method, for getUpdates): HTTP with the configured timeouts, as PTB's builder makes
     them (a pool of 256 connections; one for long polling), or the given transport for both."""
@@ -165,12 +168,10 @@ async def _start_bot_services(application: Application, settings: BotSettings) -
     except BaseException:
         await storage.close()
         raise
-    worker = create_worker(settings.classifier, classifier)
+    worker = create_worker(settings.classifier, classifier, WorkerMetrics(application.bot_data[METRICS_KEY]))
     worker.start()
     chats = ChatLife(storage, settings.forget_after_days, settings.forget_check_seconds, settings.clock)
     await chats.start()  # forgets the chats that are due, then every FORGET_CHECK_SECONDS
-    if isinstance(application.bot.rate_limiter, ChatDelivery):
-        application.bot.rate_limiter.chats = chats
     games = Games(storage, application.bot, settings.game_round_seconds, chats)
     svc = application.bot_data[SERVICES_KEY] = Services(
         settings=settings, classifier=classifier, worker=worker, storage=storage,

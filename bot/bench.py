@@ -21,25 +21,25 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from safetensors.torch import save_file
-from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application, started
 from bot.conversation.services import SERVICES_KEY, Services
 from bot.settings import BotSettings
 from bot.telemetry.looplag import LoopLag
+from bot.transport.delivery import ChatDelivery
 from classifier import bench as classifier_bench
 from classifier.bench import PHOTO_SIZE, SINGLE_RUNS, paired_latency, test_jpeg
-from classifier.model.clip import build_model, resolve_spec
+from classifier.model.clip import build_model
 from classifier.model.memory import peak_rss_mb, rss_mb
+from classifier.model.spec import resolve_spec
 from classifier.settings import ClassifierSettings
 
 TOKEN = "1:bench"
@@ -144,18 +144,6 @@ def zipf_draws(requests: int, pictures: int, exponent: float = STICKER_ZIPF, see
     return [int(d) for d in draws]
 
 
-@asynccontextmanager
-async def unpaced(application: Application) -> AsyncIterator[None]:
-    """Answers without python-telegram-bot's flood pacing (30 messages a second for a whole bot): that
-    is Telegram's limit on an account, and it would cap any traffic faster than that, cached or not."""
-    limiter = application.bot._rate_limiter
-    application.bot._rate_limiter = None
-    try:
-        yield
-    finally:
-        application.bot._rate_limiter = limiter
-
-
 async def repeat_hit_ms(transport: LoopbackTelegram) -> float:
     """Median round trip of a sticker the bot has seen before: no download, decoding or encoding."""
     picture = test_jpeg(PHOTO_SIZE, seed=99)
@@ -214,7 +202,11 @@ async def bot_measurements(classifier_settings: ClassifierSettings, burst: int, 
             async with LoopLag() as lag:
                 answers = [transport.push_photo(100 + i % 16, photo).wait() for i in range(burst)]
                 await asyncio.gather(*answers)
-            async with unpaced(application):
+            delivery = application.bot.rate_limiter
+            assert isinstance(delivery, ChatDelivery)
+            # Without the flood pacing (30 messages a second for a whole bot): Telegram's limit on an
+            # account would cap any traffic faster than that, cached or not.
+            async with delivery.unpaced():
                 results["repeat_hit_ms"] = await repeat_hit_ms(transport)
                 results |= await sticker_traffic(transport, svc, scale)
     results["loop_lag_p99_ms"] = lag.percentile_ms(99)

@@ -66,6 +66,7 @@ class BotSettings:
         if webhook_url and not webhook_secret:
             raise SettingsError("WEBHOOK_SECRET must be set when WEBHOOK_URL is: Telegram sends it with "
                                 "every update so the bot can refuse forged ones.")
+        poll_timeout = get.number("POLL_TIMEOUT_SECONDS", defaults.poll_timeout_seconds, float, 0)
         return cls(
             token=token,
             classifier=ClassifierSettings.from_env(env),
@@ -82,7 +83,7 @@ class BotSettings:
             forget_after_days=get.number("FORGET_AFTER_DAYS", defaults.forget_after_days, int, 0),
             forget_check_seconds=get.number("FORGET_CHECK_SECONDS", defaults.forget_check_seconds, float, 1),
             album_wait_seconds=get.number("ALBUM_WAIT_SECONDS", defaults.album_wait_seconds, float, 0),
-            poll_timeout_seconds=get.number("POLL_TIMEOUT_SECONDS", defaults.poll_timeout_seconds, float, 0),
+            poll_timeout_seconds=poll_timeout,
             connect_timeout_seconds=get.number("TELEGRAM_CONNECT_TIMEOUT_SECONDS", defaults.connect_timeout_seconds,
                                                float, 0.1),
             read_timeout_seconds=get.number("TELEGRAM_READ_TIMEOUT_SECONDS", defaults.read_timeout_seconds, float, 0.1),
@@ -92,8 +93,7 @@ class BotSettings:
             memory_available_mb=get.number("MEMORY_AVAILABLE_MB", None, float, 0),
             metrics_port=_port(get, "METRICS_PORT"),
             metrics_listen=get.text("METRICS_LISTEN", defaults.metrics_listen),
-            health_poll_age_seconds=_poll_age(get, get.number("POLL_TIMEOUT_SECONDS", defaults.poll_timeout_seconds,
-                                                               float, 0)),
+            health_poll_age_seconds=_poll_age(get, poll_timeout),
             admin_user_ids=_user_ids(get.text("ADMIN_USER_IDS", "")),
             log_format=log_format(env),
         )

@@ -9,7 +9,8 @@ wires the parts), ``cli`` and ``bench``.
 from classifier.batching.inference import InternalError
 from classifier.batching.worker import BatchWorker, WorkerBusy, WorkerStopped
 from classifier.factory import create_classifier, create_worker, image_limits
-from classifier.model.clip import ClipModel, ModelLoadError, load_model
+from classifier.model.clip import ClipModel, load_model
+from classifier.model.spec import ModelLoadError
 from classifier.pictures.images import DamagedImage, ImageError, ImageLimits, ImageTooLarge, NotAnImage, decode_image
 from classifier.settings import ClassifierSettings, SettingsError
 from classifier.text.labels import (

@@ -18,9 +18,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from classifier.batching.worker import BatchWorker, InternalError
+from classifier.batching.inference import InternalError
+from classifier.batching.worker import BatchWorker
 from classifier.factory import create_classifier, create_worker
-from classifier.model.clip import ModelLoadError
+from classifier.model.spec import ModelLoadError
 from classifier.pictures.cache import content_key
 from classifier.pictures.images import ImageError, NotAnImage
 from classifier.progress import Progress

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from classifier.batching.observer import WorkerObserver
 from classifier.batching.worker import BatchWorker
 from classifier.model.clip import load_model
 from classifier.pictures.cache import ImageEmbeddingCache
@@ -46,11 +47,14 @@ def image_limits(settings: ClassifierSettings) -> ImageLimits:
     return ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
 
 
-def create_worker(settings: ClassifierSettings, classifier: ZeroShotClassifier) -> BatchWorker:
-    """A batching worker over the classifier; call start() inside the event loop."""
+def create_worker(settings: ClassifierSettings, classifier: ZeroShotClassifier,
+                  observer: WorkerObserver | None = None) -> BatchWorker:
+    """A batching worker over the classifier, reporting to observer (the bot's metrics); call start()
+    inside the event loop."""
     return BatchWorker(
         classifier,
         image_limits(settings),
+        observer=observer or WorkerObserver(),
         max_batch=settings.batch_max_size,
         max_wait_ms=settings.batch_max_wait_ms,
         queue_size=settings.queue_size,

@@ -74,9 +74,9 @@ class ClassifierSettings:
             object.__setattr__(self, "queue_size", max(256, 4 * self.batch_max_size))
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ClassifierSettings:
-        """Build settings from environment variables; unset ones keep their defaults."""
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str]) -> ClassifierSettings:
+        """Build settings from a mapping of environment variables (read_environment()); unset ones keep
+        their defaults."""
         defaults = cls()
         get = EnvReader(env)
         precision = get.choice("CLIP_PRECISION", defaults.precision, PRECISIONS)

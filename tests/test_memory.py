@@ -19,8 +19,9 @@ from safetensors.torch import save_file
 from bot.bench import memory_use
 from bot.settings import BotSettings
 from classifier import ClassifierSettings, ModelLoadError, SettingsError, load_model
-from classifier.model.clip import build_model, resolve_spec
+from classifier.model.clip import build_model
 from classifier.model.memory import BURST_MB, RUNTIME_MB, NotEnoughMemory, available_mb, check_memory
+from classifier.model.spec import resolve_spec
 from classifier.model.weights import parameters_on_meta
 from tests.fake_telegram import FakeTelegram
 

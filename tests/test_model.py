@@ -10,7 +10,8 @@ import torch
 from safetensors.torch import save_file
 
 from classifier import ModelLoadError, load_model
-from classifier.model.clip import build_model, resolve_spec
+from classifier.model.clip import build_model
+from classifier.model.spec import resolve_spec
 from tests.conftest import sample
 
 
@@ -112,7 +113,7 @@ def test_bf16_gives_the_same_top1_as_fp32_on_the_samples(tiny_model: tuple[Path,
 
 
 def test_auto_precision(tmp_path: Path) -> None:
-    from classifier.model.clip import cpu_has_native_bf16, resolve_precision
+    from classifier.model.spec import cpu_has_native_bf16, resolve_precision
 
     with_amx, without = tmp_path / "amx", tmp_path / "old"
     with_amx.write_text("flags\t: fpu sse avx512f amx_bf16 amx_tile\n")

@@ -17,7 +17,7 @@ from bot.conversation.turn import picture_command, reply, turn
 from bot.state.storage import VoteOutcome
 from bot.telemetry.trace import sending_prediction
 from bot.words import replies
-from bot.words.i18n import language_of, speaker
+from bot.words.i18n import speaker_of
 
 
 async def game(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -97,6 +97,4 @@ async def top(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Any other button press (forged or from an old version): answer it, change nothing."""
     if update.callback_query is not None:
-        user = update.effective_user
-        await update.callback_query.answer(replies.button_invalid(
-            speaker(language_of(user.language_code if user else None))))
+        await update.callback_query.answer(replies.button_invalid(speaker_of(update.effective_user)))

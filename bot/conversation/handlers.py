@@ -1,4 +1,5 @@
-"""Telegram handlers: parse the update, call the classifier, reply. No model work happens here.
+"""Telegram handlers: parse the update, hand the picture to recognition (bot/conversation/recognition.py,
+which calls the classifier), reply. No model work happens here.
 
 Also the updates that tell of a chat's life (upgrades, the bot removed or blocked; bot/state/lifecycle.py)
 and the photos of an album, which follow the album's caption (bot/state/albums.py)."""
@@ -13,13 +14,21 @@ from telegram.ext import ContextTypes
 
 from bot.conversation.recognition import recognise
 from bot.conversation.services import services
-from bot.conversation.turn import Turn, addressed_to_another_bot, command_argument, picture_command, reply, turn
+from bot.conversation.turn import (
+    Turn,
+    addressed_to_another_bot,
+    command_argument,
+    command_word,
+    picture_command,
+    reply,
+    turn,
+)
 from bot.state.chats import Gone
 from bot.telemetry.metrics import Outcome, metrics_of
 from bot.telemetry.trace import sending_prediction
 from bot.transport.delivery import may_have_arrived
 from bot.words import replies
-from bot.words.i18n import LANGUAGES, language_of, speaker
+from bot.words.i18n import LANGUAGES, speaker, speaker_of
 from bot.words.labelscript import mostly_not_english
 from classifier import LabelError, parse_labels
 
@@ -161,8 +170,7 @@ async def album_picture(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         if private:
             await classify_and_answer(now, context, now.message, caption if caption and is_label_list(caption) else "")
         return
-    command = caption.split(maxsplit=1)[0][1:].split("@", 1)[0].lower()
-    if command == "classify" and not addressed_to_another_bot(caption, context.bot.username):
+    if command_word(caption) == "classify" and not addressed_to_another_bot(caption, context.bot.username):
         await classify_and_answer(now, context, now.message, command_argument(caption))
 
 
@@ -222,8 +230,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if isinstance(update, Update) and update.effective_message is not None:
         metrics_of(context).answered(Outcome.ERROR)
         # No database here: whatever broke may be the database. The sender's own language.
-        user = update.effective_user
-        t = speaker(language_of(user.language_code if user else None))
+        t = speaker_of(update.effective_user)
         try:
             await update.effective_message.reply_text(replies.internal_error(t))
         except TelegramError:

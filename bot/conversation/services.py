@@ -15,7 +15,7 @@ from bot.state.albums import Albums
 from bot.state.lifecycle import ChatLife
 from bot.state.ratelimit import UserRateLimit
 from bot.state.storage import Storage
-from bot.words.i18n import Speaker, language_of, speaker
+from bot.words.i18n import Speaker, speaker, speaker_of
 from classifier import BatchWorker, ZeroShotClassifier
 
 SERVICES_KEY = "toonclip"  # bot_data key of the Services, set once they have started
@@ -41,8 +41,7 @@ class Services:
         """The language the chat chose with /language, else that of whoever sent the update."""
         chat = update.effective_chat
         chosen = await self.storage.get_language(chat.id) if chat is not None else None
-        user = update.effective_user
-        return speaker(chosen or language_of(user.language_code if user else None))
+        return speaker(chosen) if chosen else speaker_of(update.effective_user)
 
 
 def is_group(chat: Chat | None) -> bool:

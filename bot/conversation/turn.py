@@ -50,13 +50,24 @@ def command_argument(text: str | None) -> str:
     return parts[1].strip() if len(parts) == 2 else ""
 
 
+def _command_parts(text: str | None) -> tuple[str, str | None]:
+    """'/Labels@Bot cat' -> ('labels', 'bot'); '/top' -> ('top', None); no command -> ('', None)."""
+    words = (text or "").split(maxsplit=1)
+    if not words or not words[0].startswith("/"):
+        return "", None
+    command, at, addressee = words[0][1:].partition("@")
+    return command.lower(), addressee.lower() if at else None
+
+
+def command_word(text: str | None) -> str:
+    """The command a text starts with, lowercased, without its '/' and '@bot'; '' for no command."""
+    return _command_parts(text)[0]
+
+
 def addressed_to_another_bot(text: str, username: str | None) -> bool:
     """'/classify@OtherBot' in a caption is not for us."""
-    words = text.split(maxsplit=1)
-    command = words[0] if words else ""
-    if "@" not in command:
-        return False
-    return command.split("@", 1)[1].lower() != (username or "").lower()
+    addressee = _command_parts(text)[1]
+    return addressee is not None and addressee != (username or "").lower()
 
 
 @dataclass(frozen=True)

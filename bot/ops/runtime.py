@@ -13,7 +13,7 @@ from bot.conversation.services import Services
 from bot.ops.health import HealthCheck
 from bot.ops.server import OpsServer
 from bot.settings import BotSettings
-from bot.telemetry.metrics import METRICS_KEY, Metrics, WorkerMetrics, package_version
+from bot.telemetry.metrics import METRICS_KEY, Metrics, package_version
 
 OPS_KEY = "toonclip-ops"  # bot_data key of what runs for the operator
 
@@ -39,9 +39,8 @@ async def start(application: Application, settings: BotSettings) -> None:
 
 
 def attach(metrics: Metrics, svc: Services) -> None:
-    """Let the metrics see the running worker and name the model."""
+    """Let the metrics read the running worker's queue and name the model."""
     worker, clip = svc.worker, svc.classifier.clip
-    worker.observer = WorkerMetrics(metrics)
     metrics.queue_depth.set_function(lambda: worker.load)
     metrics.queue_capacity.set(worker.queue_size)
     metrics.build.info({

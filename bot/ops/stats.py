@@ -12,11 +12,11 @@ from telegram.ext import ContextTypes
 from bot.conversation.services import Services
 from bot.conversation.turn import reply, turn
 from bot.telemetry.metrics import Metrics, metrics_of, package_version
+from bot.telemetry.percentile import DAY_MINUTES
 from bot.words import replies
 from bot.words.snapshot import Snapshot
 
 HOUR_MINUTES = 60
-DAY_MINUTES = 24 * 60
 
 
 def database_bytes(path: Path) -> int:
@@ -25,21 +25,19 @@ def database_bytes(path: Path) -> int:
 
 
 def take_snapshot(svc: Services, metrics: Metrics) -> Snapshot:
-    hits = metrics.sample("toonclip_label_cache_hits_total")
-    lookups = hits + metrics.sample("toonclip_label_cache_misses_total")
     clip = svc.classifier.clip
     return Snapshot(
         version=package_version(),
         uptime_seconds=time.monotonic() - metrics.started,
         answered_hour=metrics.recent.count(HOUR_MINUTES),
         answered_day=metrics.recent.count(DAY_MINUTES),
-        latency_window=metrics.recent.latencies(),
+        latency_window=metrics.recent.latency_count(),
         p50_seconds=metrics.recent.percentile(50),
         p95_seconds=metrics.recent.percentile(95),
         queue=svc.worker.load,
         queue_size=svc.worker.queue_size,
-        in_flight=int(metrics.sample("toonclip_pictures_in_flight")),
-        label_hit_ratio=hits / lookups if lookups else None,
+        in_flight=metrics.pictures_in_flight(),
+        label_hit_ratio=metrics.label_hit_ratio(),
         model=svc.settings.classifier.model,
         weights=svc.settings.classifier.pretrained or "random",
         device=str(clip.device),

@@ -11,6 +11,8 @@ import contextlib
 import time
 from types import TracebackType
 
+from bot.telemetry.percentile import percentile
+
 
 class LoopLag:
     """`async with LoopLag() as lag:` sleeps `interval` over and over and records each lateness."""
@@ -39,7 +41,5 @@ class LoopLag:
 
     def percentile_ms(self, q: float) -> float:
         """The q-th percentile (0..100) of the recorded lateness; 0 when nothing was recorded."""
-        if not self.lags_ms:
-            return 0.0
-        ordered = sorted(self.lags_ms)
-        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+        found = percentile(self.lags_ms, q)
+        return 0.0 if found is None else found

@@ -132,6 +132,14 @@ class Metrics:
         """One sample's current value (0 when absent), read through the registry."""
         return self.registry.get_sample_value(name, labels) or 0.0
 
+    def label_hit_ratio(self) -> float | None:
+        """Label lookups found in the text-embedding cache, as a share; None before the first."""
+        hits, misses = _current(self.label_cache_hits), _current(self.label_cache_misses)
+        return hits / (hits + misses) if hits + misses else None
+
+    def pictures_in_flight(self) -> int:
+        return int(_current(self.in_flight))
+
     async def watch_loop_lag(self, interval: float = LOOP_LAG_INTERVAL) -> None:
         """Sleep interval over and over and record how late each wake-up was; runs until cancelled."""
         while True:
@@ -174,3 +182,12 @@ class WorkerMetrics(WorkerObserver):
 
 def metrics_of(context: CallbackContext[Any, Any, Any, Any]) -> Metrics:
     return cast(Metrics, context.bot_data[METRICS_KEY])
+
+
+def _current(metric: Counter | Gauge) -> float:
+    """The value of a metric without labels, through prometheus-client's public collect()."""
+    for family in metric.collect():
+        for sample in family.samples:
+            if sample.name in (family.name, f"{family.name}_total"):
+                return sample.value
+    return 0.0

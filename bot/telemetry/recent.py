@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from collections import deque
 
-DAY_MINUTES = 24 * 60
+from bot.telemetry.percentile import DAY_MINUTES, percentile
+
 LATENCY_WINDOW = 1000  # /stats' percentiles are over this many latest answers
 
 
@@ -34,12 +35,10 @@ class RecentAnswers:
         first = int((time.time() if now is None else now) // 60) - minutes + 1
         return sum(n for minute, n in self._minutes if minute >= first)
 
-    def latencies(self) -> int:
+    def latency_count(self) -> int:
+        """How many latencies the percentiles are over (at most the window)."""
         return len(self._latencies)
 
     def percentile(self, q: float) -> float | None:
         """The q-th percentile (0..100) of the latest latencies, in seconds; None before the first answer."""
-        if not self._latencies:
-            return None
-        ordered = sorted(self._latencies)
-        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+        return percentile(self._latencies, q)

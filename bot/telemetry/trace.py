@@ -1,6 +1,6 @@
 """A picture's way through the bot, timed from its update to its answer.
 
-The update's first handler (group -1, before any other) counts it by kind and notes when handling
+The update's first handler (group -3, before any other; bot/app.py) counts it by kind and notes when handling
 began; python-telegram-bot runs every handler of one update in the same task, so the handler that
 sends the prediction finds that moment in a context variable and reports the whole way.
 """

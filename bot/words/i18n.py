@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from babel.numbers import format_decimal, format_percent
+from telegram import User
 
 from classifier.messages import Explained, Value
 
@@ -100,3 +101,8 @@ def speaker(language: str) -> Speaker:
     """The Speaker of a language; an unknown one speaks English."""
     language = language if language in LANGUAGES else DEFAULT_LANGUAGE
     return Speaker(language, gettext.translation(DOMAIN, LOCALE_DIR, languages=[language], fallback=True))
+
+
+def speaker_of(user: User | None) -> Speaker:
+    """The Speaker of a Telegram user's own language (English for none, or for a language not spoken)."""
+    return speaker(language_of(user.language_code if user else None))

@@ -5,13 +5,22 @@ labels is answered with its picture's features (for the image-embedding cache)."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from typing import TypeVar
 
 import numpy as np
 import torch
 
 from classifier.pictures.devicedecode import DeviceJpegDecoder, JpegHeader
 from classifier.zeroshot import Prediction, ZeroShotClassifier
+
+logger = logging.getLogger(__name__)
+
+R = TypeVar("R")
+Result = Prediction | torch.Tensor | Exception
 
 
 class InternalError(RuntimeError):
@@ -54,4 +63,25 @@ def infer(classifier: ZeroShotClassifier, device_decoder: DeviceJpegDecoder | No
         except Exception as exc:  # one label set's failure (LabelsNotCached among them) is its callers' alone
             for row in rows:
                 results[row] = exc
+    return results
+
+
+async def run_batch(executor: Executor, run: Callable[[list[R]], list[Result]], batch: list[R]) -> list[Result]:
+    """run(batch) on the model's thread. When the whole batch fails, each picture runs alone, so only
+    the one that broke it fails (with InternalError; the traceback goes to the log)."""
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(executor, run, batch)
+    except Exception:
+        if len(batch) == 1:
+            logger.exception("A picture failed in the model")
+            return [InternalError("internal error")]
+        logger.exception("A batch of %d failed; running its pictures one by one", len(batch))
+    results: list[Result] = []
+    for item in batch:
+        try:
+            results += await loop.run_in_executor(executor, run, [item])
+        except Exception:
+            logger.exception("A picture failed in the model")
+            results.append(InternalError("internal error"))
     return results

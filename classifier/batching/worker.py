@@ -6,30 +6,24 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
 import torch
-from PIL import Image
 
-from classifier.batching.inference import InternalError, infer
+from classifier.batching.decoding import ImageSource, PictureDecoder
+from classifier.batching.inference import infer, run_batch
 from classifier.batching.keys import SingleFlight
 from classifier.batching.labeljobs import LabelJobs, consume, encoded
 from classifier.batching.observer import WorkerObserver
 from classifier.batching.schedule import ChunkSizer, Doorbell, Scheduler, Step, Wake
-from classifier.pictures.devicedecode import DeviceJpegDecoder, JpegHeader, read_jpeg_header
-from classifier.pictures.images import ImageError, ImageLimits, decode_image, to_rgb
+from classifier.pictures.devicedecode import DeviceJpegDecoder, JpegHeader
+from classifier.pictures.images import ImageLimits
 from classifier.zeroshot import LabelsNotCached, Prediction, ZeroShotClassifier
 
 logger = logging.getLogger(__name__)
-
-# A picture: its bytes, a decoded image, or a coroutine function that fetches the bytes (a download),
-# called only when the picture's embedding is neither cached nor being made for another caller.
-ImageSource = bytes | Image.Image | Callable[[], Awaitable[bytes]]
-
 
 class WorkerBusy(RuntimeError):
     """The queue is full; the caller should try again shortly."""
@@ -82,8 +76,8 @@ class BatchWorker:
     time and never kept: the next caller tries again.
     """
 
-    def __init__(self, classifier: ZeroShotClassifier, limits: ImageLimits, *, max_batch: int = 32,
-                 max_wait_ms: float = 10.0, queue_size: int = 256, decode_threads: int = 2,
+    def __init__(self, classifier: ZeroShotClassifier, limits: ImageLimits, *, observer: WorkerObserver,
+                 max_batch: int = 32, max_wait_ms: float = 10.0, queue_size: int = 256, decode_threads: int = 2,
                  decode_on_device: bool = False) -> None:
         self.classifier = classifier
         self.limits = limits
@@ -91,11 +85,10 @@ class BatchWorker:
         self.max_wait = max_wait_ms / 1000
         self.queue_size = queue_size
         self.stats = WorkerStats()
-        self.observer = WorkerObserver()  # replace it to receive timings (classifier/batching/observer.py)
-        self._decode_pool = ThreadPoolExecutor(decode_threads, thread_name_prefix="toonclip-decode")
+        self.observer = observer  # receives the timings (classifier/batching/observer.py)
         # JPEGs decoded in batches on the model's device (nvjpeg on a GPU); the rest through Pillow.
-        self._device_decoder = (DeviceJpegDecoder(classifier.clip.device, classifier.picture_steps)
-                                if decode_on_device else None)
+        self._decoder = PictureDecoder(classifier, limits, observer, decode_threads, decode_on_device,
+                                       on_finished=lambda: self._doorbell.ring(Wake.DECODE_FINISHED))
         self._pending: deque[_Request] = deque()
         self._doorbell = Doorbell()
         self._labels = LabelJobs(on_queued=lambda: self._doorbell.ring(Wake.LABELS_QUEUED))
@@ -103,7 +96,6 @@ class BatchWorker:
         self._scheduler = Scheduler()
         self._chunks = ChunkSizer()
         self._admitted = 0
-        self._decoding = 0
         self._closing = False
         self._task: asyncio.Task[None] | None = None
 
@@ -120,7 +112,7 @@ class BatchWorker:
     @property
     def decoding(self) -> int:
         """Pictures being fetched or prepared in the decode threads."""
-        return self._decoding
+        return self._decoder.decoding
 
     @property
     def labels_encoding(self) -> int:
@@ -135,7 +127,7 @@ class BatchWorker:
     @property
     def device_decoder(self) -> DeviceJpegDecoder | None:
         """The decoder of JPEGs on the model's device, when decode_on_device asked for one."""
-        return self._device_decoder
+        return self._decoder.device_decoder
 
     def start(self) -> None:
         """Start the batching loop on the running event loop."""
@@ -148,7 +140,7 @@ class BatchWorker:
         self._doorbell.ring(Wake.CLOSING)
         if self._task is not None:
             await self._task
-        self._decode_pool.shutdown(wait=True)
+        self._decoder.shutdown()
 
     def prepare_labels(self, labels: Sequence[str]) -> asyncio.Future[list[None]]:
         """Start encoding the labels not cached yet; the future is done when all of them are.
@@ -182,31 +174,12 @@ class BatchWorker:
             self.observer.labels_looked_up(len(set(labels)) - len(labels_ready), len(labels_ready))
             if key is not None:
                 return await self._rank(await self._features(key, image), tuple(labels), labels_ready)
-            pixels = await self._decode(image)
+            pixels = await self._decoder.prepare(image)
             request = _Request(pixels, tuple(labels), asyncio.get_running_loop().create_future())
             return await self._score(request, labels_ready)
         finally:
             self._admitted -= 1
             self._doorbell.ring(Wake.CALLER_LEFT)
-
-    async def _decode(self, image: ImageSource) -> np.ndarray | JpegHeader:
-        """The picture (fetched first when it is a fetch), prepared for a batch in a decode thread."""
-        if not isinstance(image, bytes | Image.Image):
-            image = await image()
-        self._decoding += 1
-        try:
-            started = time.perf_counter()
-            pixels = await asyncio.get_running_loop().run_in_executor(self._decode_pool, self._prepare, image)
-            self.observer.picture_prepared(time.perf_counter() - started)
-            return pixels
-        except (ImageError, asyncio.CancelledError):
-            raise
-        except Exception as exc:  # a bug or a library's surprise: this caller's failure alone
-            logger.exception("Preparing a picture failed")
-            raise InternalError("internal error") from exc
-        finally:
-            self._decoding -= 1
-            self._doorbell.ring(Wake.DECODE_FINISHED)
 
     async def _features(self, key: str, image: ImageSource) -> torch.Tensor:
         """The embedding of the picture with this key: cached, on its way for another caller, or made now."""
@@ -222,7 +195,7 @@ class BatchWorker:
 
     async def _embed(self, key: str, image: ImageSource) -> torch.Tensor:
         """Fetch, decode and encode a picture for every caller of its key; cache the embedding."""
-        request = _Request(await self._decode(image), None, asyncio.get_running_loop().create_future())
+        request = _Request(await self._decoder.prepare(image), None, asyncio.get_running_loop().create_future())
         request.queued_at = time.perf_counter()
         self._pending.append(request)
         self._doorbell.ring(Wake.PICTURE_QUEUED)
@@ -257,15 +230,6 @@ class BatchWorker:
                 request.future = asyncio.get_running_loop().create_future()
                 labels_ready = self._schedule(request.labels or ())
 
-    def _prepare(self, image: bytes | Image.Image) -> np.ndarray | JpegHeader:
-        if isinstance(image, Image.Image):
-            picture = to_rgb(image)
-        elif self._device_decoder is not None and (header := read_jpeg_header(image, self.limits)):
-            return header  # checked from its header here; decoded with its batch on the device
-        else:
-            picture = decode_image(image, self.limits, self.classifier.image_size)
-        return self.classifier.prepare(picture)
-
     def _take(self, n: int) -> list[_Request]:
         taken: list[_Request] = []
         while self._pending and len(taken) < n:
@@ -277,7 +241,7 @@ class BatchWorker:
         loop = asyncio.get_running_loop()
         batch = self._take(self.max_batch)
         deadline = loop.time() + self.max_wait
-        while len(batch) < self.max_batch and self._decoding > 0:
+        while len(batch) < self.max_batch and self._decoder.decoding > 0:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
@@ -310,23 +274,8 @@ class BatchWorker:
         self.stats.batches += 1
         self.stats.images += len(live)
         self.stats.largest_batch = max(self.stats.largest_batch, len(live))
-        loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        try:
-            results = await loop.run_in_executor(self.classifier.executor, self._infer, live)
-        except Exception:
-            if len(live) == 1:
-                logger.exception("A picture failed in the model")
-                results = [InternalError("internal error")]
-            else:  # find the one that broke it: each alone, so only its caller fails
-                logger.exception("A batch of %d failed; running its pictures one by one", len(live))
-                results = []
-                for request in live:
-                    try:
-                        results += await loop.run_in_executor(self.classifier.executor, self._infer, [request])
-                    except Exception:
-                        logger.exception("A picture failed in the model")
-                        results.append(InternalError("internal error"))
+        results = await run_batch(self.classifier.executor, self._infer, live)
         elapsed = time.perf_counter() - started
         self._chunks.batch_done(elapsed)
         self.observer.batch_done([started - request.queued_at for request in live], elapsed)
@@ -339,7 +288,7 @@ class BatchWorker:
                 request.future.set_result(result)
 
     def _infer(self, batch: list[_Request]) -> list[Prediction | torch.Tensor | Exception]:
-        return infer(self.classifier, self._device_decoder, [(r.pixels, r.labels) for r in batch])
+        return infer(self.classifier, self._decoder.device_decoder, [(r.pixels, r.labels) for r in batch])
 
     async def _run_text_chunk(self) -> None:
         """Encode the next few labels of the job whose turn it is; it goes to the back of the line."""

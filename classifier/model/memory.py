@@ -14,7 +14,8 @@ from pathlib import Path
 
 import torch
 
-from classifier.model.clip import ModelLoadError, build_skeleton, resolve_precision, resolve_spec
+from classifier.model.clip import build_skeleton
+from classifier.model.spec import ModelLoadError, resolve_precision, resolve_spec
 
 logger = logging.getLogger(__name__)
 
