@@ -127,7 +127,7 @@ def test_plural_forms_for_1_2_5_11_and_21() -> None:
     right = {language: [speaker(language).plural("Right: {names} — one point each.",
                                                  "Right: {names} — one point each.", n, names="A") for n in (1, 2)]
              for language in TRANSLATED}
-    assert right["uk"] == ["Вгадав(ла): A — один бал.", "Вгадали: A — по одному балу."]
+    assert right["uk"] == ["+1 бал: A.", "Вгадали: A — по одному балу."]
     assert right["es"] == ["Acertó: A — un punto.", "Acertaron: A — un punto cada uno."]
     assert right["pt"] == ["Acertou: A — um ponto.", "Acertaram: A — um ponto cada."]
 
@@ -230,8 +230,8 @@ async def test_language_switches_a_chat_and_survives_a_restart(bot_settings: Bot
         await fake.wait_for(lambda: len(fake.sent(OKSANA)) == 1)
         await fake.push(chat=group_chat(GROUP), **{"from": user(ANN, "Ann", language_code="ru")}, text="/language en")
         await fake.wait_for(lambda: len(fake.sent(GROUP)) == 1)
-    assert fake.sent(OLGA)[0]["text"] == "Теперь этот чат говорит по-русски."
-    assert fake.sent(OKSANA)[0]["text"] == "Тепер цей чат розмовляє українською."
+    assert fake.sent(OLGA)[0]["text"] == "Теперь в этом чате я говорю по-русски."
+    assert fake.sent(OKSANA)[0]["text"] == "Тепер у цьому чаті я розмовляю українською."
     assert fake.sent(GROUP)[0]["text"] == "Менять язык группы могут только её администраторы."
     async with running_bot(bot_settings):
         await fake.push(chat=private_chat(OLGA), **{"from": user(OLGA, "Olga", language_code="en")}, text="/help")

@@ -22,7 +22,7 @@ from tests.fake_telegram import FakeTelegram, group_chat, private_chat, user
 CODES = {"en": "en", "de": "en", "kk": "en", "ru": "ru", "be": "ru", "uk": "uk", "es": "es", "pt": "pt", "pt-br": "pt"}
 # Written out here, not read from the catalogs.
 FOX = {"en": "fox", "ru": "лиса", "uk": "лисиця", "es": "zorro", "pt": "raposa"}
-DEFAULT_START = {"en": "cat, dog, fox, bear", "ru": "кошка, собака, лиса, медведь", "uk": "кіт, пес, лисиця, ведмідь",
+DEFAULT_START = {"en": "cat, dog, fox, bear", "ru": "кот, собака, лиса, медведь", "uk": "кіт, пес, лисиця, ведмідь",
                  "es": "gato, perro, zorro, oso", "pt": "gato, cachorro, raposa, urso"}
 QUESTION = {"en": "Which animal does the AI see?\nVotes: 0", "ru": "Какое животное видит ИИ?\n0 голосов",
             "uk": "Яку тварину бачить ШІ?\n0 голосів", "es": "¿Qué animal ve la IA?\n0 votos",
