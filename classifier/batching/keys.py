@@ -25,14 +25,16 @@ class SingleFlight:
     def __len__(self) -> int:
         return len(self._flights)
 
-    async def join(self, key: str, encode: Callable[[], Awaitable[torch.Tensor]]) -> tuple[torch.Tensor, bool]:
-        """The embedding of key, and whether this caller joined an encoding already on its way."""
+    def board(self, key: str, encode: Callable[[], Awaitable[torch.Tensor]],
+              ) -> tuple[asyncio.Future[torch.Tensor], bool]:
+        """The embedding of key on its way (started with encode() when none is), to await; and whether
+        this caller joined an encoding already on its way."""
         flight = self._flights.get(key)
         joined = flight is not None
         if flight is None:
             flight = self._flights[key] = asyncio.ensure_future(self._fly(key, encode))
             flight.add_done_callback(consume)
-        return await asyncio.shield(flight), joined
+        return asyncio.shield(flight), joined
 
     async def _fly(self, key: str, encode: Callable[[], Awaitable[torch.Tensor]]) -> torch.Tensor:
         try:

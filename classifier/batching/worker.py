@@ -188,10 +188,10 @@ class BatchWorker:
         if features is not None:
             self.stats.cache_hits += 1
             return features
-        features, joined = await self._flights.join(key, lambda: self._embed(key, image))
+        flight, joined = self._flights.board(key, lambda: self._embed(key, image))
         if joined:
             self.stats.joined += 1
-        return features
+        return await flight
 
     async def _embed(self, key: str, image: ImageSource) -> torch.Tensor:
         """Fetch, decode and encode a picture for every caller of its key; cache the embedding."""
