@@ -20,7 +20,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.conversation import forgetting, game, handlers
+from bot.conversation import chatsettings, forgetting, game, handlers
 from bot.conversation.rounds import CALLBACK_PREFIX, Games
 from bot.conversation.services import SERVICES_KEY, SETTINGS_KEY, Services
 from bot.conversation.turn import command_word
@@ -29,6 +29,7 @@ from bot.ops.stats import stats
 from bot.settings import BotSettings
 from bot.state.albums import Albums
 from bot.state.lifecycle import ChatLife
+from bot.state.options import ChatOption, ChatOptions
 from bot.state.ratelimit import UserRateLimit
 from bot.state.storage import Storage
 from bot.telemetry import trace
@@ -119,9 +120,11 @@ def build_application(settings: BotSettings, transport: BaseRequest | None = Non
             CommandHandler("top", game.top),
             CommandHandler("forget", forgetting.forget),
             CommandHandler("privacy", forgetting.privacy),
+            CommandHandler("settings", chatsettings.settings),
             CommandHandler("stats", stats, filters=filters.User(user_id=settings.admin_user_ids)),
             CallbackQueryHandler(game.vote, pattern=rf"^{CALLBACK_PREFIX}:"),
             CallbackQueryHandler(forgetting.forget_button, pattern=rf"^{forgetting.FORGET_PREFIX}:"),
+            CallbackQueryHandler(chatsettings.settings_button, pattern=rf"^{chatsettings.SETTINGS_PREFIX}:"),
             CallbackQueryHandler(game.unknown_button),
             MessageHandler(filters.PHOTO & ALBUM & ~filters.CAPTION, handlers.album_picture),
             MessageHandler(private & PICTURES & ~filters.CaptionRegex(r"^/"), handlers.picture),
@@ -177,6 +180,7 @@ async def _start_bot_services(application: Application, settings: BotSettings) -
         settings=settings, classifier=classifier, worker=worker, storage=storage,
         rate_limit=UserRateLimit(settings.rate_limit_per_minute), games=games, chats=chats,
         albums=Albums(settings.album_wait_seconds),
+        options=ChatOptions(storage, {ChatOption.OPEN_SET: settings.open_set, ChatOption.REVEAL_MAP: True}),
     )
     runtime.attach(application.bot_data[METRICS_KEY], svc)
     await register_commands(application)

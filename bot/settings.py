@@ -27,6 +27,7 @@ class BotSettings:
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
     concurrent_updates: int = 256
+    open_set: bool = True  # a chat's default for "none of these" answers (/settings)
     rate_limit_per_minute: int = 20
     game_round_seconds: float = 30.0
     # A removed or blocked chat's data is deleted this many days later, unless the bot is back (0: at once).
@@ -77,6 +78,7 @@ class BotSettings:
             webhook_secret=webhook_secret,
             webhook_listen=get.text("WEBHOOK_LISTEN", defaults.webhook_listen),
             webhook_port=get.number("WEBHOOK_PORT", defaults.webhook_port, int, 1),
+            open_set=get.choice("OPEN_SET", "on" if defaults.open_set else "off", ("on", "off")) == "on",
             concurrent_updates=get.number("CONCURRENT_UPDATES", defaults.concurrent_updates, int, 1),
             rate_limit_per_minute=get.number("RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, int, 0),
             game_round_seconds=get.number("GAME_ROUND_SECONDS", defaults.game_round_seconds, float, 1),

@@ -61,7 +61,7 @@ async def test_forget_asks_admins_first_then_says_what_it_deleted(bot: Applicati
     assert await storage.get_labels(GROUP) is not None  # neither Bob's press nor "Keep" deleted anything
     question = await asked(fake, group, "/forget")
     _, said = await pressed(fake, question, replies.forget_button(RU), ANN)
-    assert said == replies.chat_forgotten(RU, labels=1, language=1, notes=0, rounds=1, votes=1, scores=1)
+    assert said == replies.chat_forgotten(RU, labels=1, settings=1, notes=0, rounds=1, votes=1, scores=1)
     assert await say(fake, group, "/top") == replies.leaderboard(EN, [])
     assert (await say(fake, group, "/labels")).startswith("Labels (the default set, 10)")
 

@@ -9,14 +9,13 @@ from typing import Any
 import pytest
 from babel.messages.pofile import read_po
 
-from bot import replies
-from bot.chatstore import ForgottenChat
-from bot.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, speaker
-from bot.ops.snapshot import Snapshot
+from bot.words import replies
+from bot.words.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, speaker
+from bot.words.snapshot import Snapshot
 from classifier import DEFAULT_LABELS
-from classifier.images import too_many_pixels
-from classifier.labels import LabelError, parse_labels
-from classifier.refusals import ImageLimits
+from classifier.pictures.images import too_many_pixels
+from classifier.pictures.refusals import ImageLimits
+from classifier.text.labels import LabelError, parse_labels
 
 COUNTS = (0, 1, 2, 5, 11, 21, 22, 101)
 # A value for each placeholder a plural message has besides n; one not here gets a stand-in.
@@ -136,7 +135,7 @@ def test_the_other_corrected_sentences() -> None:
     assert replies.round_running(pt, 1) == "Já há uma rodada em andamento (tempo restante: 1 s)."
     assert replies.leaderboard(pt, [("Olga", 1)]) == "<b>Ranking</b>\n1. Olga — 1"
     assert "Agrega etiquetas" in replies.classify_usage(es)
-    forgotten = ForgottenChat(labels=1, language=1, notes=0, rounds=2, votes=5, scores=3)
-    assert "настроек языка: 1," in replies.chat_forgotten(ru, forgotten)
-    assert "налаштувань мови: 1," in replies.chat_forgotten(uk, forgotten)
-    assert "configurações de idioma: 1," in replies.chat_forgotten(pt, forgotten)
+    forgotten = {"labels": 1, "settings": 1, "notes": 0, "rounds": 2, "votes": 5, "scores": 3}
+    assert "настроек: 1," in replies.chat_forgotten(ru, **forgotten)
+    assert "налаштувань: 1," in replies.chat_forgotten(uk, **forgotten)
+    assert "configurações: 1," in replies.chat_forgotten(pt, **forgotten)

@@ -55,7 +55,7 @@ async def test_a_fresh_database_gets_every_table(tmp_path: Path) -> None:
     assert await opened.schema_version() == CURRENT
     await opened.close()
     assert tables(path) == {"chat_labels", "rounds", "votes", "scores", "chat_language", "chat_notes", "chat_moves",
-                            "unreachable_chats"}
+                            "unreachable_chats", "chat_options"}
     assert pragma(path, "user_version") == CURRENT and pragma(path, "application_id") == APPLICATION_ID
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -82,7 +82,7 @@ async def test_an_older_database_is_migrated_forward_keeping_its_data(tmp_path: 
     finally:
         await opened.close()
     assert tables(path) == {"chat_labels", "rounds", "votes", "scores", "chat_language", "chat_notes", "chat_moves",
-                            "unreachable_chats"}
+                            "unreachable_chats", "chat_options"}
     migrated = [r.getMessage() for r in caplog.records if "migrated" in r.getMessage()]
     assert migrated == [f"Database {path} migrated to version {n}" for n in range(version + 1, CURRENT + 1)]
 

@@ -10,7 +10,7 @@ from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from bot.conversation.handlers import may_change_chat
+from bot.conversation.permissions import may_change_chat
 from bot.conversation.services import services
 from bot.conversation.turn import command_argument, reply, turn
 from bot.words import replies

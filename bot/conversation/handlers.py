@@ -12,6 +12,7 @@ from telegram import Chat, ChatMember, ChatMemberRestricted, Message, Update
 from telegram.error import ChatMigrated, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
+from bot.conversation.permissions import may_change_chat
 from bot.conversation.recognition import recognise
 from bot.conversation.services import services
 from bot.conversation.turn import (
@@ -79,20 +80,6 @@ async def classify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     now, target = found
     await classify_and_answer(now, context, target.source, target.label_text)
-
-
-async def may_change_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """Whether the sender may change the chat's labels or language: in groups only admins may,
-    checked with getChatMember; anonymous admins post as the group."""
-    chat, message = update.effective_chat, update.effective_message
-    if chat is None or message is None or chat.type == Chat.PRIVATE:
-        return True
-    if message.sender_chat is not None:
-        return message.sender_chat.id == chat.id
-    if update.effective_user is None:
-        return False
-    member = await context.bot.get_chat_member(chat.id, update.effective_user.id)
-    return member.status in (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
 
 
 async def labels(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -13,6 +13,7 @@ from bot.conversation.rounds import Games
 from bot.settings import BotSettings
 from bot.state.albums import Albums
 from bot.state.lifecycle import ChatLife
+from bot.state.options import ChatOptions
 from bot.state.ratelimit import UserRateLimit
 from bot.state.storage import Storage
 from bot.words.i18n import Speaker, speaker, speaker_of
@@ -32,6 +33,7 @@ class Services:
     games: Games
     chats: ChatLife
     albums: Albums
+    options: ChatOptions
 
     async def labels_for(self, chat_id: int) -> tuple[str, ...]:
         """The chat's label set, or the default one."""

@@ -9,7 +9,8 @@ from enum import Enum
 from bot.state.storage import Storage
 
 # The tables keyed by chat that move with a group to its supergroup; the new chat's own row wins.
-_PER_CHAT = (("chat_labels", "labels, updated_at"), ("chat_language", "language, updated_at"), ("chat_notes", "note"))
+_PER_CHAT = (("chat_labels", "labels, updated_at"), ("chat_language", "language, updated_at"), ("chat_notes", "note"),
+             ("chat_options", "name, enabled, updated_at"))
 
 
 class Gone(Enum):
@@ -30,7 +31,7 @@ class ForgottenChat:
     """How many rows /forget deleted, per kind."""
 
     labels: int
-    language: int
+    settings: int  # the chat's language and its switches (/settings)
     notes: int
     rounds: int
     votes: int
@@ -118,7 +119,8 @@ class ChatStore:
 
             forgotten = ForgottenChat(
                 labels=await delete("DELETE FROM chat_labels WHERE chat_id = ?", chat_id),
-                language=await delete("DELETE FROM chat_language WHERE chat_id = ?", chat_id),
+                settings=await delete("DELETE FROM chat_language WHERE chat_id = ?", chat_id)
+                + await delete("DELETE FROM chat_options WHERE chat_id = ?", chat_id),
                 notes=await delete("DELETE FROM chat_notes WHERE chat_id = ?", chat_id),
                 votes=await delete("DELETE FROM votes WHERE round_id IN (SELECT id FROM rounds WHERE chat_id = ?)",
                                    chat_id),

@@ -82,6 +82,16 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX one_open_round_per_chat;
     CREATE UNIQUE INDEX one_open_round_per_topic ON rounds(chat_id, thread_id) WHERE closed = 0;
     """,
+    # 5: a chat's switches (/settings), by name: only those set differently from the default are kept
+    """
+    CREATE TABLE chat_options (
+        chat_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (chat_id, name)
+    );
+    """,
 )
 
 

@@ -148,6 +148,28 @@ class Storage:
                 (chat_id, language, time.time()),
             )
 
+    async def get_option(self, chat_id: int, name: str) -> bool | None:
+        """A chat's own choice for one switch (/settings), or None when it made none."""
+        async with self._db.execute("SELECT enabled FROM chat_options WHERE chat_id = ? AND name = ?",
+                                    (chat_id, name)) as cursor:
+            row = await cursor.fetchone()
+        return bool(row[0]) if row else None
+
+    async def get_options(self, chat_id: int) -> dict[str, bool]:
+        """Every choice a chat made in /settings, by switch name."""
+        async with self._db.execute("SELECT name, enabled FROM chat_options WHERE chat_id = ?",
+                                    (chat_id,)) as cursor:
+            return {str(name): bool(enabled) for name, enabled in await cursor.fetchall()}
+
+    async def set_option(self, chat_id: int, name: str, enabled: bool) -> None:
+        """Store a chat's choice for one switch; committed when this returns."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO chat_options (chat_id, name, enabled, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(chat_id, name) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
+                (chat_id, name, int(enabled), time.time()),
+            )
+
     async def first_time(self, chat_id: int, note: str) -> bool:
         """True the first time a note is asked for in a chat, and never again (committed)."""
         async with self.transaction() as db:

@@ -166,12 +166,12 @@ def nothing_forgotten(t: Speaker) -> str:
     return t("Nothing was deleted.")
 
 
-def chat_forgotten(t: Speaker, *, labels: int, language: int, notes: int, rounds: int, votes: int,
+def chat_forgotten(t: Speaker, *, labels: int, settings: int, notes: int, rounds: int, votes: int,
                    scores: int) -> str:
     """What /forget deleted, counted (rows per kind)."""
-    return t("Deleted everything I kept about this chat — label sets: {labels}, language choices: {language}, "
+    return t("Deleted everything I kept about this chat — label sets: {labels}, settings: {settings}, "
              "notes: {notes}, game rounds: {rounds}, votes: {votes}, scores: {scores}.",
-             labels=labels, language=language, notes=notes, rounds=rounds, votes=votes, scores=scores)
+             labels=labels, settings=settings, notes=notes, rounds=rounds, votes=votes, scores=scores)
 
 
 def player_forgotten(t: Speaker, *, votes: int, points: int, chats: int) -> str:
@@ -244,6 +244,29 @@ def language_set(t: Speaker) -> str:
     return t("This chat now speaks English.")
 
 
+# Each switch of /settings by its name (bot/state/options.py ChatOption), as its button says it.
+OPTION_TITLES = {
+    "open_set": N_("Say “none of these” when no label fits"),
+    "reveal_map": N_("Show where the AI looked at each reveal"),
+}
+
+
+def settings_text(t: Speaker) -> str:
+    return t("This chat's settings; tap one to turn it on or off.")
+
+
+def option_button(t: Speaker, name: str, enabled: bool) -> str:
+    return f"{'✅' if enabled else '⬜'} {t(OPTION_TITLES[name])}"
+
+
+def option_switched(t: Speaker, enabled: bool) -> str:
+    return t("Turned on.") if enabled else t("Turned off.")
+
+
+def admins_only_settings(t: Speaker) -> str:
+    return t("Only the group's admins can change its settings.")
+
+
 def language_usage(t: Speaker) -> str:
     return t("Choose the chat's language: /language en, ru, uk, es or pt")
 
@@ -262,6 +285,7 @@ def help_text(t: Speaker) -> str:
         t("• /game — reply to a picture (or caption one) to start a round: guess what the AI sees!"),
         t("• /reveal — end your round early. /top — the chat's leaderboard."),
         t("• /language en, ru, uk, es or pt — the chat's language."),
+        t("• /settings — this chat's switches; tap one to turn it on or off."),
         t("• /privacy — what I keep and how to delete it: /forget (this chat), /forget me (you, everywhere)."),
         t("• /help — this message."),
     ))
@@ -273,6 +297,7 @@ COMMAND_DESCRIPTIONS = (
     ("game", N_("guess what the AI sees (reply to a picture)")),
     ("top", N_("this chat's leaderboard")),
     ("language", N_("the chat's language: en, ru, uk, es or pt")),
+    ("settings", N_("this chat's switches")),
     ("privacy", N_("what the bot keeps, and how to delete it")),
     ("help", N_("how to use the bot")),
 )
