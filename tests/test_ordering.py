@@ -154,7 +154,7 @@ async def test_a_chat_with_nothing_in_flight_is_forgotten(processor: ChatOrdered
         await handlers.release(name)
     await asyncio.gather(*tasks)
     # Memory follows chats with updates in flight only (a private attribute: nothing public shows it).
-    assert processor._chats == {}
+    assert processor.chats_tracked == 0
     # And a chat seen again starts with a clean slate: nothing to wait for.
     again = submit(processor, handlers, "again", 1)
     await settle()
@@ -179,7 +179,7 @@ async def test_a_finished_change_is_not_waited_for_again(processor: ChatOrderedU
     for name in ("first", "second"):
         await handlers.release(name)
     await asyncio.gather(first, second)
-    assert processor._chats == {}
+    assert processor.chats_tracked == 0
 
 
 async def test_initialize_and_shutdown_hold_nothing(processor: ChatOrderedUpdateProcessor) -> None:

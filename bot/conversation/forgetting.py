@@ -64,7 +64,7 @@ async def forget_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await query.edit_message_text(replies.chat_forgotten(t, **asdict(forgotten)), parse_mode=ParseMode.HTML)
         await query.answer()
     elif what == ME and chat.type == Chat.PRIVATE:
-        player = await svc.chats.store.forget_player(query.from_user.id)
+        player = await svc.chats.forget_player(query.from_user.id)
         await svc.chats.forget(chat.id)  # this private chat's labels and language are the player's too
         await query.edit_message_text(replies.player_forgotten(t, **asdict(player)), parse_mode=ParseMode.HTML)
         await query.answer()

@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from bot.state.chats import ChatStore, ForgottenChat, Gone
+from bot.state.chats import ChatStore, ForgottenChat, ForgottenPlayer, Gone
 from bot.state.storage import Storage
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ class ChatLife:
 
     def __init__(self, storage: Storage, forget_after_days: float, check_seconds: float,
                  clock: Callable[[], float]) -> None:
-        self.store = ChatStore(storage)
+        self._store = ChatStore(storage)
         self.forget_after_days = forget_after_days
         self.check_seconds = check_seconds
         self.clock = clock
@@ -37,7 +37,7 @@ class ChatLife:
 
     async def start(self) -> None:
         """Load the unreachable chats, forget those that are due, and keep doing it periodically."""
-        self._gone = await self.store.unreachable()
+        self._gone = await self._store.unreachable()
         await self.sweep()
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_periodically(), name="forget")
 
@@ -54,14 +54,14 @@ class ChatLife:
 
     async def moved(self, old: int, new: int) -> None:
         """A group became a supergroup: everything stored under its old id now lives under the new one."""
-        if await self.store.move(old, new, self.clock()):
+        if await self._store.move(old, new, self.clock()):
             logger.info("Chat %d was upgraded to supergroup %d; its data moved along", old, new)
         self._gone.pop(old, None)
 
     async def gone(self, chat_id: int, reason: Gone) -> None:
         """Telegram will not deliver to the chat: send nothing more there; forget it now when
         FORGET_AFTER_DAYS is 0 and the bot was blocked or removed."""
-        await self.store.mark_unreachable(chat_id, reason, self.clock())
+        await self._store.mark_unreachable(chat_id, reason, self.clock())
         self._gone[chat_id] = reason
         if reason.forgotten and self.forget_after_days == 0:
             await self.forget(chat_id)
@@ -69,19 +69,25 @@ class ChatLife:
     async def back(self, chat_id: int) -> None:
         """Someone wrote from the chat or the bot was added back: it is reachable again, and kept."""
         if self._gone.pop(chat_id, None) is not None:
-            await self.store.mark_reachable(chat_id)
+            await self._store.mark_reachable(chat_id)
             logger.info("Chat %d is reachable again", chat_id)
 
     async def forget(self, chat_id: int) -> ForgottenChat:
         """Delete everything stored about the chat."""
-        forgotten = await self.store.forget_chat(chat_id)
+        forgotten = await self._store.forget_chat(chat_id)
         self._gone.pop(chat_id, None)
         logger.info("Forgot chat %d: %s", chat_id, forgotten)
         return forgotten
 
+    async def forget_player(self, user_id: int) -> ForgottenPlayer:
+        """Delete a player's name, votes and points in every chat (/forget me)."""
+        player = await self._store.forget_player(user_id)
+        logger.info("Forgot a player: %s", player)
+        return player
+
     async def sweep(self) -> list[int]:
         """Forget the chats that have been removed or blocked for FORGET_AFTER_DAYS; returns their ids."""
-        due = await self.store.due(self.clock() - self.forget_after_days * DAY_SECONDS)
+        due = await self._store.due(self.clock() - self.forget_after_days * DAY_SECONDS)
         for chat_id in due:
             await self.forget(chat_id)
         self.sweeps += 1

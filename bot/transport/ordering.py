@@ -37,6 +37,11 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
         self._changes_state = changes_state
         self._chats: dict[int, _Chat] = {}
 
+    @property
+    def chats_tracked(self) -> int:
+        """Chats with updates in flight: the only ones whose state is kept."""
+        return len(self._chats)
+
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat_id = update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
         if chat_id is None:
