@@ -24,6 +24,8 @@ from bot.state.lifecycle import ChatLife
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Result = bool | dict[str, Any] | list[dict[str, Any]]  # what a Bot API request answers
+Callback = Callable[..., Coroutine[Any, Any, Result]]
 
 # httpx failures that happen before a byte of the request is written.
 _NOT_SENT = (httpx.PoolTimeout, httpx.ConnectError, httpx.ConnectTimeout)
@@ -89,28 +91,14 @@ class ChatDelivery(AIORateLimiter):
         finally:
             self._paced = True
 
-    async def _send(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+    async def _send(self, callback: Callback, args: Any, kwargs: dict[str, Any], endpoint: str,
+                    data: dict[str, Any], rate_limit_args: int | None) -> Result:
         if not self._paced:
             return await callback(*args, **kwargs)
         return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
 
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+    async def process_request(self, callback: Callback, args: Any, kwargs: dict[str, Any], endpoint: str,
+                              data: dict[str, Any], rate_limit_args: int | None) -> Result:
         try:
             return await self._send(callback, args, kwargs, endpoint, data, rate_limit_args)
         except ChatMigrated as exc:
