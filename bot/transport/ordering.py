@@ -5,6 +5,10 @@ the new labels. Pictures from different chats, and several pictures from one cha
 side by side so the worker sees batches; only an update that changes a chat's state (its
 labels, its game round) waits for the chat's earlier updates, and the chat's later updates
 wait for it.
+
+Waiting never holds one of the CONCURRENT_UPDATES slots: an update takes a slot only once its chat's
+turn has come, and one chat's updates hold at most an eighth of the slots at once, so a busy group's
+backlog (its answers paced at Telegram's 20 messages a minute) never keeps other chats waiting.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+CHAT_SHARE = 8  # one chat's updates hold at most 1/CHAT_SHARE of the slots at once
+
 
 @dataclass
 class _Chat:
+    slots: asyncio.Semaphore  # how many of the processor's slots this chat may hold at once
     last_change: asyncio.Future[None] | None = None  # the latest state-changing update
     since_change: set[asyncio.Future[None]] = field(default_factory=set)  # updates begun after it
 
@@ -29,21 +36,25 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
 
     An update for which changes_state() is true starts after every earlier update of its
     chat has finished; later updates of that chat start after it has finished. Everything
-    else runs at once (up to max_concurrent_updates).
+    else runs at once (up to max_concurrent_updates, and per_chat of one chat's). An update
+    takes its slot once it may start, never while it waits for its chat.
     """
 
-    def __init__(self, max_concurrent_updates: int, changes_state: Callable[[Update], bool]) -> None:
+    def __init__(self, max_concurrent_updates: int, changes_state: Callable[[Update], bool],
+                 per_chat: int | None = None) -> None:
         super().__init__(max_concurrent_updates)
         self._changes_state = changes_state
+        self._per_chat = per_chat or max(1, max_concurrent_updates // CHAT_SHARE)
         self._chats: dict[int, _Chat] = {}
 
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Wait for the chat's turn and one of its share of slots, then take a slot and run the update."""
         chat_id = update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
         if chat_id is None:
-            await coroutine
+            await super().process_update(update, coroutine)
             return
         # Called in arrival order: everything up to the first await decides this update's place.
-        chat = self._chats.setdefault(chat_id, _Chat())
+        chat = self._chats.setdefault(chat_id, _Chat(asyncio.Semaphore(self._per_chat)))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self._changes_state(update):  # type: ignore[arg-type]
             before = [f for f in (chat.last_change, *chat.since_change) if f is not None]
@@ -52,14 +63,18 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
             before = [chat.last_change] if chat.last_change is not None else []
             chat.since_change.add(done)
         try:
-            if before:
-                try:
+            try:
+                if before:
                     await asyncio.wait(before)
-                except asyncio.CancelledError:
-                    if asyncio.iscoroutine(coroutine):
-                        coroutine.close()  # never started: nothing to undo
-                    raise
-            await coroutine
+                await chat.slots.acquire()
+            except asyncio.CancelledError:
+                if asyncio.iscoroutine(coroutine):
+                    coroutine.close()  # never started: nothing to undo
+                raise
+            try:
+                await super().process_update(update, coroutine)  # takes a slot, then do_process_update
+            finally:
+                chat.slots.release()
         finally:
             done.set_result(None)
             chat.since_change.discard(done)
@@ -67,6 +82,10 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
                 chat.last_change = None
             if chat.last_change is None and not chat.since_change and self._chats.get(chat_id) is chat:
                 del self._chats[chat_id]  # nothing in flight: forget the chat
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Run the update: its chat's turn came before it took its slot (process_update)."""
+        await coroutine
 
     async def initialize(self) -> None:
         """Nothing to set up."""
