@@ -200,10 +200,10 @@ async def test_waiting_updates_hold_no_slot_and_a_chat_holds_its_share_only() ->
     other = submit(processor, handlers, "other chat", 2)
     await settle()
     assert handlers.started == ["flood0", "flood1", "labels", "other chat"]
-    assert processor.current_concurrent_updates == 4  # four of the flood, and chat 3's photo, wait without a slot
+    assert processor.running == 4  # four of the flood, and chat 3's photo, wait without a slot
     await handlers.release("flood0")
     assert handlers.started[-1] == "flood2"
     for name in ["labels", "after labels", "other chat", *(f"flood{i}" for i in range(1, 6))]:
         await handlers.release(name)
     await asyncio.gather(*flood, behind, change, other)
-    assert processor.current_concurrent_updates == 0
+    assert processor.running == 0 and processor.current_concurrent_updates == 0

@@ -22,6 +22,7 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 CHAT_SHARE = 8  # one chat's updates hold at most 1/CHAT_SHARE of the slots at once
+WAITING_SHARE = 16  # updates in the processor at once, waiting ones included: this many times the slots
 
 
 @dataclass
@@ -42,16 +43,26 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
 
     def __init__(self, max_concurrent_updates: int, changes_state: Callable[[Update], bool],
                  per_chat: int | None = None) -> None:
-        super().__init__(max_concurrent_updates)
+        # python-telegram-bot's own bound counts updates waiting for their chat too, so it is set wider (and
+        # process_update is final): the slots that matter, max_concurrent_updates, are taken once a chat's turn comes.
+        super().__init__(max_concurrent_updates * WAITING_SHARE)
         self._changes_state = changes_state
+        self.slots = max_concurrent_updates
+        self._running = asyncio.Semaphore(max_concurrent_updates)
+        self._holding = 0
         self._per_chat = per_chat or max(1, max_concurrent_updates // CHAT_SHARE)
         self._chats: dict[int, _Chat] = {}
 
-    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Wait for the chat's turn and one of its share of slots, then take a slot and run the update."""
+    @property
+    def running(self) -> int:
+        """Updates holding one of the slots now (not those waiting for their chat's turn or a slot)."""
+        return self._holding
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Wait for the chat's turn and one of its share of the slots, then take a slot and run the update."""
         chat_id = update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
         if chat_id is None:
-            await super().process_update(update, coroutine)
+            await self._run(coroutine)
             return
         # Called in arrival order: everything up to the first await decides this update's place.
         chat = self._chats.setdefault(chat_id, _Chat(asyncio.Semaphore(self._per_chat)))
@@ -72,7 +83,7 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
                     coroutine.close()  # never started: nothing to undo
                 raise
             try:
-                await super().process_update(update, coroutine)  # takes a slot, then do_process_update
+                await self._run(coroutine)
             finally:
                 chat.slots.release()
         finally:
@@ -83,9 +94,20 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
             if chat.last_change is None and not chat.since_change and self._chats.get(chat_id) is chat:
                 del self._chats[chat_id]  # nothing in flight: forget the chat
 
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Run the update: its chat's turn came before it took its slot (process_update)."""
-        await coroutine
+    async def _run(self, coroutine: Awaitable[Any]) -> None:
+        """Take a slot, then run the update."""
+        try:
+            await self._running.acquire()
+        except asyncio.CancelledError:
+            if asyncio.iscoroutine(coroutine):
+                coroutine.close()  # never started: nothing to undo
+            raise
+        self._holding += 1
+        try:
+            await coroutine
+        finally:
+            self._holding -= 1
+            self._running.release()
 
     async def initialize(self) -> None:
         """Nothing to set up."""
