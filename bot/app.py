@@ -20,7 +20,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.conversation import chatsettings, forgetting, game, handlers
+from bot.conversation import chatsettings, floods, forgetting, game, handlers
 from bot.conversation.rounds import CALLBACK_PREFIX, Games
 from bot.conversation.services import SERVICES_KEY, SETTINGS_KEY, Services
 from bot.conversation.turn import command_word
@@ -30,7 +30,7 @@ from bot.settings import BotSettings
 from bot.state.albums import Albums
 from bot.state.lifecycle import ChatLife
 from bot.state.options import ChatOption, ChatOptions
-from bot.state.ratelimit import UserRateLimit
+from bot.state.ratelimit import Notes, UpdateLimit, UserRateLimit
 from bot.state.storage import Storage
 from bot.telemetry import trace
 from bot.telemetry.metrics import METRICS_KEY, Metrics, WorkerMetrics
@@ -103,8 +103,9 @@ def build_application(settings: BotSettings, transport: BaseRequest | None = Non
 
     private = filters.ChatType.PRIVATE
     application.add_handlers({
-        -3: [TypeHandler(Update, trace.arrived)],  # counts and times every update
-        -2: [TypeHandler(Update, handlers.seen)],  # a chat that writes is reachable again
+        -4: [TypeHandler(Update, trace.arrived)],  # counts and times every update
+        -3: [TypeHandler(Update, handlers.seen)],  # a chat that writes is reachable again
+        -2: [TypeHandler(Update, floods.gate)],  # over a rate limit, or too old: dropped here
         -1: [MessageHandler(ALBUM & filters.CAPTION, handlers.remember_album)],  # for the album's other photos
         0: [
             MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated),
@@ -176,9 +177,12 @@ async def _start_bot_services(application: Application, settings: BotSettings) -
     chats = ChatLife(storage, settings.forget_after_days, settings.forget_check_seconds, settings.clock)
     await chats.start()  # forgets the chats that are due, then every FORGET_CHECK_SECONDS
     games = Games(storage, application.bot, settings.game_round_seconds, chats)
+    notes = Notes()  # a sender is told to slow down once a minute, whichever limit they hit
     svc = application.bot_data[SERVICES_KEY] = Services(
         settings=settings, classifier=classifier, worker=worker, storage=storage,
-        rate_limit=UserRateLimit(settings.rate_limit_per_minute), games=games, chats=chats,
+        rate_limit=UserRateLimit(settings.rate_limit_per_minute, notes=notes),
+        update_limit=UpdateLimit(settings.updates_per_minute_per_user, settings.updates_per_minute_per_chat, notes),
+        games=games, chats=chats,
         albums=Albums(settings.album_wait_seconds),
         options=ChatOptions(storage, {ChatOption.OPEN_SET: settings.open_set, ChatOption.REVEAL_MAP: True}),
     )

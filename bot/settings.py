@@ -28,7 +28,11 @@ class BotSettings:
     webhook_port: int = 8443
     concurrent_updates: int = 256
     open_set: bool = True  # a chat's default for "none of these" answers (/settings)
-    rate_limit_per_minute: int = 20
+    rate_limit_per_minute: int = 20  # pictures per sender
+    # Every update counts (commands, text, buttons, pictures): per sender, and per chat (docs/limits.md)
+    updates_per_minute_per_user: int = 20
+    updates_per_minute_per_chat: int = 30  # Telegram lets a bot send a group 20 messages a minute
+    reply_max_age_seconds: float = 60.0  # an answer that could only be sent later than this after its update is not
     game_round_seconds: float = 30.0
     # A removed or blocked chat's data is deleted this many days later, unless the bot is back (0: at once).
     forget_after_days: int = 30
@@ -81,6 +85,11 @@ class BotSettings:
             open_set=get.choice("OPEN_SET", "on" if defaults.open_set else "off", ("on", "off")) == "on",
             concurrent_updates=get.number("CONCURRENT_UPDATES", defaults.concurrent_updates, int, 1),
             rate_limit_per_minute=get.number("RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, int, 0),
+            updates_per_minute_per_user=get.number("UPDATES_PER_MINUTE_PER_USER", defaults.updates_per_minute_per_user,
+                                                   int, 0),
+            updates_per_minute_per_chat=get.number("UPDATES_PER_MINUTE_PER_CHAT", defaults.updates_per_minute_per_chat,
+                                                   int, 0),
+            reply_max_age_seconds=get.number("REPLY_MAX_AGE_SECONDS", defaults.reply_max_age_seconds, float, 1),
             game_round_seconds=get.number("GAME_ROUND_SECONDS", defaults.game_round_seconds, float, 1),
             forget_after_days=get.number("FORGET_AFTER_DAYS", defaults.forget_after_days, int, 0),
             forget_check_seconds=get.number("FORGET_CHECK_SECONDS", defaults.forget_check_seconds, float, 1),

@@ -7,7 +7,7 @@ wires the parts), ``cli`` and ``bench``.
 """
 
 from classifier.batching.inference import InternalError
-from classifier.batching.worker import BatchWorker, WorkerBusy, WorkerStopped
+from classifier.batching.worker import BatchWorker, LabelsWaiting, WorkerBusy, WorkerStopped
 from classifier.factory import create_classifier, create_worker, image_limits
 from classifier.model.clip import ClipModel, load_model
 from classifier.model.spec import ModelLoadError
@@ -27,7 +27,8 @@ from classifier.zeroshot import Prediction, ZeroShotClassifier
 __all__ = [
     "DEFAULT_LABELS", "DEFAULT_TEMPLATES", "MAX_LABELS", "MAX_LABEL_CHARS", "MIN_LABELS",
     "BatchWorker", "ClassifierSettings", "ClipModel", "DamagedImage", "ImageError", "ImageLimits",
-    "ImageTooLarge", "InternalError", "LabelError", "ModelLoadError", "NotAnImage", "Prediction", "SettingsError",
+    "ImageTooLarge", "InternalError", "LabelError", "LabelsWaiting", "ModelLoadError", "NotAnImage", "Prediction",
+    "SettingsError",
     "WorkerBusy", "WorkerStopped", "ZeroShotClassifier", "create_classifier", "create_worker",
     "decode_image", "image_limits", "load_model", "parse_labels",
 ]

@@ -59,6 +59,7 @@ def create_worker(settings: ClassifierSettings, classifier: ZeroShotClassifier,
         max_wait_ms=settings.batch_max_wait_ms,
         queue_size=settings.queue_size,
         decode_threads=settings.decode_threads,
+        labels_waiting_per_owner=settings.labels_waiting_per_chat,
         decode_on_device=settings.decode_on_device == "on"
         or (settings.decode_on_device == "auto" and settings.device.startswith("cuda")),
     )

@@ -56,6 +56,7 @@ class ClassifierSettings:
     default_labels: tuple[str, ...] = DEFAULT_LABELS
     cache_dir: Path = Path("data/cache")
     text_cache_entries: int = 20_000
+    labels_waiting_per_chat: int = 64  # new labels one owner (a chat) may have waiting for the encoder; 0: no cap
     image_cache_entries: int = DEFAULT_IMAGE_CACHE_ENTRIES  # pictures' embeddings (about 100 MB for a ViT-B)
     max_image_bytes: int = 20 * 1024 * 1024
     max_image_pixels: int = 50_000_000
@@ -90,6 +91,7 @@ class ClassifierSettings:
             cache_dir=Path(get.text("CACHE_DIR", str(defaults.cache_dir))),
             text_cache_entries=get.number("TEXT_CACHE_ENTRIES", defaults.text_cache_entries, int, 1),
             image_cache_entries=get.number("IMAGE_CACHE_ENTRIES", defaults.image_cache_entries, int, 1),
+            labels_waiting_per_chat=get.number("LABELS_WAITING_PER_CHAT", defaults.labels_waiting_per_chat, int, 0),
             max_image_bytes=int(get.number("MAX_IMAGE_MB", defaults.max_image_bytes / 2**20, float, 0.001)
                                 * 2**20),
             max_image_pixels=int(

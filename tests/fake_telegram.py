@@ -39,6 +39,7 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    wall: float = field(default_factory=time.time)  # Unix time, to compare with an update's date
     result: Any = None
 
 
@@ -436,6 +437,22 @@ class FakeTelegram:
 
 def user(user_id: int, first_name: str = "Ann", **extra: Any) -> dict[str, Any]:
     return {"id": user_id, "is_bot": False, "first_name": first_name, **extra}
+
+
+# Telegram's shared senders: every anonymous group administrator's message comes from GroupAnonymousBot, and
+# every message sent on behalf of a channel from Channel_Bot; `sender_chat` names the group or channel.
+GROUP_ANONYMOUS_BOT = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+CHANNEL_BOT = {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
+
+
+def as_anonymous_admin(group: dict[str, Any]) -> dict[str, Any]:
+    """Message fields of an anonymous administrator's message in group."""
+    return {"from": GROUP_ANONYMOUS_BOT, "sender_chat": group}
+
+
+def as_channel(channel_id: int, title: str = "Channel") -> dict[str, Any]:
+    """Message fields of a message sent on behalf of a channel."""
+    return {"from": CHANNEL_BOT, "sender_chat": {"id": channel_id, "type": "channel", "title": title}}
 
 
 def private_chat(user_id: int) -> dict[str, Any]:

@@ -74,7 +74,8 @@ async def test_a_full_round_with_three_players(bot: Application, fake: FakeTeleg
     await fake.wait_for(lambda: any(e["text"].endswith("Votes: 2") for e in edits(fake, round_message["message_id"])))
 
     await fake.push(chat=group_chat(GROUP), **{"from": user(BOB, "Bob")}, text="/reveal")
-    await fake.wait_for(lambda: fake.sent(GROUP)[-1]["text"] == "Only the player who started the round can reveal it.")
+    await fake.wait_for(lambda: fake.sent(GROUP)[-1]["text"]
+                        == "Only the player who started the round, or an administrator, can reveal it.")
     await fake.push(chat=group_chat(GROUP), **{"from": user(ANN, "Ann")}, text="/reveal")
     await fake.wait_for(lambda: any("The AI saw" in e["text"] for e in edits(fake, round_message["message_id"])))
     reveal = next(e for e in edits(fake, round_message["message_id"]) if "The AI saw" in e["text"])

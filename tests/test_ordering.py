@@ -189,3 +189,21 @@ async def test_initialize_and_shutdown_hold_nothing(processor: ChatOrderedUpdate
         await handlers.release("photo")
         await task
     assert handlers.finished == ["photo"]
+
+
+async def test_waiting_updates_hold_no_slot_and_a_chat_holds_its_share_only() -> None:
+    processor = ChatOrderedUpdateProcessor(16, changes_chat_state)  # a chat may hold 16 // 8 = 2 slots
+    handlers = Handlers()
+    flood = [submit(processor, handlers, f"flood{i}", 1) for i in range(6)]
+    behind = submit(processor, handlers, "labels", 3, "/labels a, b")
+    change = submit(processor, handlers, "after labels", 3)
+    other = submit(processor, handlers, "other chat", 2)
+    await settle()
+    assert handlers.started == ["flood0", "flood1", "labels", "other chat"]
+    assert processor.running == 4  # four of the flood, and chat 3's photo, wait without a slot
+    await handlers.release("flood0")
+    assert handlers.started[-1] == "flood2"
+    for name in ["labels", "after labels", "other chat", *(f"flood{i}" for i in range(1, 6))]:
+        await handlers.release(name)
+    await asyncio.gather(*flood, behind, change, other)
+    assert processor.running == 0 and processor.current_concurrent_updates == 0

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from bot.state.ratelimit import UserRateLimit, Verdict
+from bot.state.ratelimit import Notes, SlidingWindow, UpdateLimit, UserRateLimit, Verdict
 
 
 class Clock:
@@ -49,7 +49,10 @@ def test_a_picture_counts_for_exactly_one_window() -> None:
     assert limit.check(1) is Verdict.DROP
     clock.now = 60.0  # the picture at 0 no longer counts; the one at 30 still does
     assert limit.check(1) is Verdict.ALLOW
-    assert limit.check(1) is Verdict.WARN  # a new window, a new warning
+    assert limit.check(1) is Verdict.DROP  # told at 30: not again within the minute
+    clock.now = 90.0  # the picture at 30 no longer counts; the one at 60 does
+    assert limit.check(1) is Verdict.ALLOW
+    assert limit.check(1) is Verdict.WARN  # a minute after the last note, a new one
 
 
 def test_a_limit_of_one() -> None:
@@ -97,3 +100,39 @@ def test_idle_users_are_swept_at_most_once_a_window() -> None:
     clock.now = 120.0
     limit.check(3)
     assert limit.tracked() == 1  # swept: users 1 and 2 (60 s idle) are gone, 3 stays
+
+
+def test_a_sender_is_told_once_a_minute_however_they_keep_on() -> None:
+    clock = Clock()
+    limit = UserRateLimit(20, clock=clock)
+    verdicts = []
+    for second in range(180):  # a picture a second for three minutes: 60 a minute against a limit of 20
+        clock.now = float(second)
+        verdicts.append((second, limit.check(1)))
+    told = [second for second, verdict in verdicts if verdict is Verdict.WARN]
+    assert told == [20, 80, 140]  # never twice within a minute, though slots kept freeing up in between
+    assert sum(verdict is Verdict.ALLOW for _, verdict in verdicts) == 60
+
+
+def test_updates_count_for_the_sender_and_the_chat_and_notes_are_shared() -> None:
+    clock = Clock()
+    notes = Notes(clock=clock)
+    updates = UpdateLimit(per_sender=3, per_chat=5, notes=notes, clock=clock)
+    pictures = UserRateLimit(2, clock=clock, notes=notes)
+    assert [updates.check(1, -10) for _ in range(5)] == [Verdict.ALLOW] * 3 + [Verdict.WARN, Verdict.DROP]
+    # The flooder's refused updates did not use up the group: two others still get through, then it is full.
+    assert [updates.check(2, -10), updates.check(3, -10), updates.check(4, -10)] == [
+        Verdict.ALLOW, Verdict.ALLOW, Verdict.DROP]
+    assert updates.check(4, -20) is Verdict.ALLOW  # another chat is unaffected
+    # The sender told about updates is not told again about pictures within the minute.
+    assert [pictures.check(1) for _ in range(3)] == [Verdict.ALLOW, Verdict.ALLOW, Verdict.DROP]
+    assert [pictures.check(5) for _ in range(3)] == [Verdict.ALLOW, Verdict.ALLOW, Verdict.WARN]
+
+
+def test_a_chat_over_its_limit_is_never_told_and_zero_turns_limits_off() -> None:
+    clock = Clock()
+    updates = UpdateLimit(per_sender=0, per_chat=2, notes=Notes(clock=clock), clock=clock)
+    assert [updates.check(n, -10) for n in range(4)] == [Verdict.ALLOW, Verdict.ALLOW, Verdict.DROP, Verdict.DROP]
+    assert all(updates.check(1, None) is Verdict.ALLOW for _ in range(100))  # no chat: the sender's limit only
+    window = SlidingWindow(0, clock=clock)
+    assert all(window.take("anyone") for _ in range(1000))

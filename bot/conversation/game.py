@@ -10,6 +10,8 @@ import time
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.conversation.floods import sender_of
+from bot.conversation.permissions import may_change_chat
 from bot.conversation.recognition import recognise
 from bot.conversation.rounds import choose_options, keyboard, parse_callback, seconds_left, topic_of
 from bot.conversation.services import services
@@ -35,13 +37,14 @@ async def game(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if prediction is None:
         return
     options, answer = choose_options(prediction, labels, games.rng)
-    starter = update.effective_user.id if update.effective_user else 0
-    round_id = await storage.open_round(now.chat.id, topic, starter, tuple(options), answer, prediction.probability,
-                                        time.time() + games.round_seconds)
+    # The real starter: an anonymous admin or a channel by the chat it posts as, not the id they all share.
+    round_id = await storage.open_round(now.chat.id, topic, sender_of(update), tuple(options), answer,
+                                        prediction.probability, time.time() + games.round_seconds)
     if round_id is None:  # another /game won the race
         running = await storage.open_round_in(now.chat.id, topic)
         await reply(now.message, replies.round_running(now.t, seconds_left(running) if running else 0))
         return
+    games.playing(round_id, target.source)  # classified nowhere else until the reveal
     games.schedule_end(round_id, games.round_seconds, now.t)  # ends even if the question below is lost
     async with sending_prediction(context):
         sent = await reply(target.source, replies.round_question(now.t, 0),
@@ -74,14 +77,15 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def reveal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """End the round of this chat or topic now; only the player who started it may: /reveal."""
+    """End the round of this chat or topic now; only the player who started it (whatever id they share with
+    other anonymous posters) or the chat's administrators may: /reveal."""
     if (now := await turn(update, context)) is None:
         return
     running = await now.svc.storage.open_round_in(now.chat.id, topic_of(now.message))
     if running is None:
         await reply(now.message, replies.no_round(now.t))
         return
-    if update.effective_user is None or update.effective_user.id != running.starter_id:
+    if sender_of(update) != running.starter_id and not await may_change_chat(update, context):
         await reply(now.message, replies.starter_only(now.t))
         return
     await now.svc.games.end(running.id)

@@ -25,13 +25,13 @@ from bot.conversation.turn import (
     turn,
 )
 from bot.state.chats import Gone
-from bot.telemetry.metrics import Outcome, metrics_of
+from bot.telemetry.metrics import Dropped, Outcome, metrics_of
 from bot.telemetry.trace import sending_prediction
-from bot.transport.delivery import may_have_arrived
+from bot.transport.delivery import ReplyTooLate, may_have_arrived
 from bot.words import replies
 from bot.words.i18n import LANGUAGES, speaker, speaker_of
 from bot.words.labelscript import mostly_not_english
-from classifier import LabelError, parse_labels
+from classifier import LabelError, LabelsWaiting, parse_labels
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +104,12 @@ async def labels(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except LabelError as exc:
         await reply(now.message, replies.labels_refused(t, exc))
         return
+    try:  # encoding starts now, in this chat's turns; the acknowledgement does not wait for it
+        svc.worker.prepare_labels(new, owner=now.chat.id)
+    except LabelsWaiting:
+        await reply(now.message, replies.labels_waiting(t))
+        return
     await svc.storage.set_labels(now.chat.id, new)  # committed before we say so
-    svc.worker.prepare_labels(new)  # encoding starts now; the acknowledgement does not wait for it
     await reply(now.message, replies.labels_set(t, new))
     await note_english_model(now, new)
 
@@ -202,6 +206,12 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # The update was not answered, though: that counts, with no apology.
         if isinstance(update, Update) and update.effective_message is not None:
             metrics_of(context).answered(Outcome.ERROR)
+        return
+    if isinstance(context.error, ReplyTooLate):  # minutes late is worse than never: counted, and that is all
+        metrics_of(context).dropped_one(Dropped.TOO_LATE)
+        logger.info("An answer in chat %s was dropped: %s",
+                    update.effective_chat.id if isinstance(update, Update) and update.effective_chat else "?",
+                    context.error)
         return
     if isinstance(context.error, ChatMigrated):  # an edit in a group that became a supergroup; its data moved
         logger.info("A request named a message of chat %s, now a supergroup: %s",

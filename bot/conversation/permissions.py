@@ -7,8 +7,9 @@ from telegram.ext import ContextTypes
 
 
 async def may_change_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """Whether the sender (or the presser of a button) may change the chat's labels, language, settings or
-    data: in groups only admins may, checked with getChatMember; anonymous admins post as the group."""
+    """Whether the sender (or the presser of a button) may change the chat's labels, language, settings
+    or data, or end another's game round: in groups only admins may, checked with getChatMember;
+    anonymous admins post as the group."""
     chat, message = update.effective_chat, update.effective_message
     if chat is None or message is None or chat.type == Chat.PRIVATE:
         return True

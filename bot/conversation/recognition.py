@@ -1,5 +1,5 @@
-"""From a message with a picture to a prediction: the rate limit, the download, the worker, and
-one sentence for every way that can go wrong.
+"""From a message with a picture to a prediction: the rate limit, a running game's pictures kept out,
+the download, the worker, and one sentence for every way that can go wrong.
 
 A picture is known to the worker by Telegram's file_unique_id of the file that would be
 downloaded: one seen before (by any chat) is not downloaded again, and one that many chats send at
@@ -15,6 +15,7 @@ from telegram import Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot.conversation.floods import sender_of
 from bot.conversation.services import services
 from bot.conversation.turn import reply
 from bot.state.ratelimit import Verdict
@@ -22,7 +23,7 @@ from bot.telemetry.metrics import Outcome, Stage, metrics_of
 from bot.transport.pictures import NoPicture, Picture, PictureTooLarge, download, find_picture
 from bot.words import replies
 from bot.words.i18n import Speaker
-from classifier import ImageError, Prediction, WorkerBusy, WorkerStopped
+from classifier import ImageError, LabelsWaiting, Prediction, WorkerBusy, WorkerStopped
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +33,6 @@ def picture_key(picture: Picture) -> str | None:
     return f"telegram:{picture.file_unique_id}" if picture.file_unique_id else None
 
 
-def sender_id(update: Update) -> int:
-    """Who is rate-limited: the sending user, or the chat an anonymous admin or channel posts as."""
-    message = update.effective_message
-    if message is not None and message.sender_chat is not None:
-        return message.sender_chat.id
-    return update.effective_user.id if update.effective_user else 0
-
-
 async def recognise(update: Update, context: ContextTypes.DEFAULT_TYPE, source: Message,
                     labels: tuple[str, ...] | None, t: Speaker) -> Prediction | None:
     """Download and classify the picture in source; on any refusal, answer why and return None.
@@ -47,7 +40,7 @@ async def recognise(update: Update, context: ContextTypes.DEFAULT_TYPE, source: 
     Used by /classify, plain pictures and the game: every answer quotes source.
     """
     svc, metrics = services(context), metrics_of(context)
-    verdict = svc.rate_limit.check(sender_id(update))
+    verdict = svc.rate_limit.check(sender_of(update))
     if verdict is not Verdict.ALLOW:
         metrics.answered(Outcome.RATE_LIMITED)
         if verdict is Verdict.WARN:
@@ -64,14 +57,21 @@ async def recognise(update: Update, context: ContextTypes.DEFAULT_TYPE, source: 
     try:
         with metrics.in_flight.track_inprogress():
             picture = find_picture(source, svc.classifier.image_size)
+            if svc.games.in_play(source):  # its answer would give a running round away
+                await reply(source, replies.picture_in_game(t))
+                return None
             chosen = labels or await svc.labels_for(source.chat_id)
-            return await svc.worker.classify(fetch, chosen, key=picture_key(picture))
+            return await svc.worker.classify(fetch, chosen, key=picture_key(picture), owner=update.effective_chat.id
+                                             if update.effective_chat else None)
     except (NoPicture, ImageError) as exc:
         metrics.answered(Outcome.REFUSED)
         await reply(source, replies.explained(t, exc))
     except PictureTooLarge as exc:
         metrics.answered(Outcome.REFUSED)
         await reply(source, replies.too_large(t, int(exc.args[0]), max_bytes))
+    except LabelsWaiting:
+        metrics.answered(Outcome.BUSY)
+        await reply(source, replies.labels_waiting(t))
     except WorkerBusy:
         metrics.answered(Outcome.BUSY)
         await reply(source, replies.busy(t))

@@ -2,7 +2,10 @@
 
 Rounds themselves live in the database (bot/state/storage.py), one open round per chat and forum topic;
 this keeps what only a running bot has: the tasks that end a round on time and show its vote count,
-and the language it was started in. Nothing is sent to a chat that blocked or removed the bot.
+the language it was started in, and the files of its picture (Telegram's file_unique_id), which are
+classified nowhere else while it runs: otherwise the picture forwarded to the bot would give the
+answer away. Open rounds do not outlive the bot (recover() ends them at start), so neither do these.
+Nothing is sent to a chat that blocked or removed the bot.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import Counter
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
@@ -19,6 +23,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from bot.state.lifecycle import ChatLife
 from bot.state.storage import Round, Storage
 from bot.transport.delivery import may_have_arrived
+from bot.transport.pictures import file_ids
 from bot.words import replies
 from bot.words.i18n import DEFAULT_LANGUAGE, Speaker, speaker
 from classifier import Prediction
@@ -82,6 +87,18 @@ class Games:
         self._count_edits: dict[int, asyncio.Task[None]] = {}
         # Held while a round's message is edited, so a late vote count never lands after the reveal.
         self._message_locks: dict[int, asyncio.Lock] = {}
+        self._pictures: dict[int, frozenset[str]] = {}  # open round -> its picture's file_unique_ids
+        self._in_play: Counter[str] = Counter()  # file_unique_id -> open rounds playing it
+
+    def playing(self, round_id: int, picture: Message) -> None:
+        """The round plays this message's picture: it is classified nowhere else until the round ends."""
+        ids = file_ids(picture)
+        self._pictures[round_id] = ids
+        self._in_play.update(ids)
+
+    def in_play(self, message: Message) -> bool:
+        """Whether the message's picture is that of an open round (forwarded, or sent again)."""
+        return any(self._in_play[file_id] > 0 for file_id in file_ids(message))
 
     def _lock(self, round_id: int) -> asyncio.Lock:
         return self._message_locks.setdefault(round_id, asyncio.Lock())
@@ -125,6 +142,7 @@ class Games:
         for pending in (self._timers.pop(round_id, None), self._count_edits.pop(round_id, None)):
             if pending is not None and pending is not asyncio.current_task():
                 pending.cancel()
+        self._in_play -= Counter(self._pictures.pop(round_id, frozenset()))  # before the reveal can be read
         closed = await self.storage.close_round(round_id)
         if closed is None:
             return False

@@ -1,5 +1,5 @@
 """What the handlers share, owned by the application: settings, the classifier and its worker, storage,
-the per-user rate limit, the running game rounds, the chats' lives and the albums' captions."""
+the rate limits, the running game rounds, the chats' lives and the albums' captions."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from bot.settings import BotSettings
 from bot.state.albums import Albums
 from bot.state.lifecycle import ChatLife
 from bot.state.options import ChatOptions
-from bot.state.ratelimit import UserRateLimit
+from bot.state.ratelimit import UpdateLimit, UserRateLimit
 from bot.state.storage import Storage
 from bot.words.i18n import Speaker, speaker, speaker_of
 from classifier import BatchWorker, ZeroShotClassifier
@@ -29,7 +29,8 @@ class Services:
     classifier: ZeroShotClassifier
     worker: BatchWorker
     storage: Storage
-    rate_limit: UserRateLimit
+    rate_limit: UserRateLimit  # pictures
+    update_limit: UpdateLimit  # every update
     games: Games
     chats: ChatLife
     albums: Albums

@@ -12,7 +12,7 @@ from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from bot.conversation.services import Services, services
-from bot.transport.delivery import send
+from bot.transport.delivery import in_time, send
 from bot.transport.pictures import has_picture
 from bot.words.i18n import Speaker
 
@@ -38,8 +38,10 @@ async def turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Turn | Non
 
 
 async def reply(message: Message, text: str, **options: Any) -> Message:
-    """Answer message, quoting it; sent once more only when the first try certainly never left."""
-    return await send(lambda: message.reply_text(text, parse_mode=ParseMode.HTML, do_quote=True, **options))
+    """Answer message, quoting it; sent once more only when the first try certainly never left, and
+    never after the update's deadline (ReplyTooLate; bot/transport/delivery.py)."""
+    with in_time():
+        return await send(lambda: message.reply_text(text, parse_mode=ParseMode.HTML, do_quote=True, **options))
 
 
 def command_argument(text: str | None) -> str:

@@ -32,6 +32,13 @@ class Outcome(Enum):
     ERROR = "error"  # the download failed, or something broke (the user got an apology)
 
 
+class Dropped(Enum):
+    """Why an update, or its answer, was dropped unanswered (docs/limits.md)."""
+
+    RATE_LIMITED = "rate_limited"  # over UPDATES_PER_MINUTE_PER_USER or UPDATES_PER_MINUTE_PER_CHAT
+    TOO_LATE = "too_late"  # older than REPLY_MAX_AGE_SECONDS when its turn came (to be handled, or sent)
+
+
 class Stage(Enum):
     """Where a picture's time goes, in order."""
 
@@ -66,6 +73,8 @@ class Metrics:
         self.started = time.monotonic()
         self.updates = Counter("toonclip_updates", "Updates received from Telegram, by kind", ["kind"],
                                registry=registry)
+        self.dropped = Counter("toonclip_updates_dropped", "Updates or answers dropped unanswered, by reason",
+                               ["reason"], registry=registry)
         self.answers = Counter("toonclip_answers", "Pictures answered, by outcome", ["outcome"], registry=registry)
         self.api_errors = Counter("toonclip_telegram_errors", "Failed Bot API requests, by method and kind",
                                   ["method", "kind"], registry=registry)
@@ -106,6 +115,9 @@ class Metrics:
         # Children made once: .labels() costs a lock and a lookup on every call.
         self._answers = {outcome: self.answers.labels(outcome.value) for outcome in Outcome}
         self._stages = {stage: self.stage_seconds.labels(stage.value) for stage in Stage}
+
+    def dropped_one(self, reason: Dropped) -> None:
+        self.dropped.labels(reason.value).inc()
 
     def answered(self, outcome: Outcome) -> None:
         self._answers[outcome].inc()

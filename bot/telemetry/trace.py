@@ -1,6 +1,6 @@
 """A picture's way through the bot, timed from its update to its answer.
 
-The update's first handler (group -3, before any other; bot/app.py) counts it by kind and notes when handling
+The update's first handler (group -4, before any other; bot/app.py) counts it by kind and notes when handling
 began; python-telegram-bot runs every handler of one update in the same task, so the handler that
 sends the prediction finds that moment in a context variable and reports the whole way.
 """
@@ -27,7 +27,7 @@ def update_kind(update: Update) -> str:
 
 
 async def arrived(update: object, context: CallbackContext[Any, Any, Any, Any]) -> None:
-    """Count the update and start its clock (a TypeHandler in group -1)."""
+    """Count the update and start its clock (a TypeHandler in group -4)."""
     _handling_since.set(time.perf_counter())
     metrics_of(context).updates.labels(update_kind(update) if isinstance(update, Update) else "other").inc()
 

@@ -5,13 +5,19 @@ written may well have reached Telegram, and the user may already see it: it is n
 nobody apologises for it. A request known never to have left (no free connection in the pool, no
 connection at all) is retried once. A chat that became a supergroup, or blocked or removed the bot,
 is followed by ChatDelivery, which every request passes through.
+
+Never minutes late: an answer whose turn to be sent comes later than its update's deadline (the
+update's time plus REPLY_MAX_AGE_SECONDS) is not sent at all; ReplyTooLate says so to the handler.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import httpx
@@ -26,6 +32,32 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 Result = bool | dict[str, Any] | list[dict[str, Any]]  # what a Bot API request answers
 Callback = Callable[..., Coroutine[Any, Any, Result]]
+
+# Set by the update's first handler (bot/conversation/floods.py), in the update's own task: the Unix time
+# after which an answer to it is too late. Only answers (reply(), through in_time()) honour it; a round's
+# reveal sent by its timer, a task born in that update's context, must not.
+_update_deadline: ContextVar[float | None] = ContextVar("toonclip_update_deadline", default=None)
+_send_deadline: ContextVar[float | None] = ContextVar("toonclip_send_deadline", default=None)
+
+
+class ReplyTooLate(Exception):
+    """An answer's turn to be sent came after its update's deadline: it was not sent."""
+
+
+def answering(deadline: float) -> None:
+    """The update being handled in this task must be answered by deadline (Unix time) or not at all."""
+    _update_deadline.set(deadline)
+
+
+@contextlib.contextmanager
+def in_time() -> Iterator[None]:
+    """Meanwhile, requests are sent only before the update's deadline, checked when their turn comes
+    (after python-telegram-bot's flood pacing, which is where a busy group's answers wait)."""
+    token = _send_deadline.set(_update_deadline.get())
+    try:
+        yield
+    finally:
+        _send_deadline.reset(token)
 
 # httpx failures that happen before a byte of the request is written.
 _NOT_SENT = (httpx.PoolTimeout, httpx.ConnectError, httpx.ConnectTimeout)
@@ -93,6 +125,29 @@ class ChatDelivery(AIORateLimiter):
 
     async def _send(self, callback: Callback, args: Any, kwargs: dict[str, Any], endpoint: str,
                     data: dict[str, Any], rate_limit_args: int | None) -> Result:
+        deadline = _send_deadline.get()
+        if deadline is None:
+            return await self._paced_send(callback, args, kwargs, endpoint, data, rate_limit_args)
+        # A late answer gives up its place in the pacing queue while still waiting there, so a group's
+        # backlog drains at once instead of one paced slot at a time; once sent, it is never cancelled.
+        began = asyncio.Event()
+        sending = asyncio.ensure_future(self._paced_send(_checked(callback, deadline, endpoint, began), args,
+                                                         kwargs, endpoint, data, rate_limit_args))
+        try:
+            await asyncio.wait_for(asyncio.shield(sending), max(0.0, deadline - time.time()))
+        except TimeoutError:
+            if not began.is_set():
+                sending.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sending
+                raise ReplyTooLate(f"{endpoint} not sent: its turn came after its update's deadline.") from None
+        except asyncio.CancelledError:
+            sending.cancel()
+            raise
+        return await sending
+
+    async def _paced_send(self, callback: Callback, args: Any, kwargs: dict[str, Any], endpoint: str,
+                          data: dict[str, Any], rate_limit_args: int | None) -> Result:
         if not self._paced:
             return await callback(*args, **kwargs)
         return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
@@ -122,6 +177,18 @@ class ChatDelivery(AIORateLimiter):
                 logger.info("Telegram refused %s to chat %d (%s); marked unreachable (%s)", endpoint, chat_id,
                             exc.message, reason.value)
             raise
+
+
+def _checked(callback: Callable[..., Coroutine[Any, Any, T]], deadline: float, endpoint: str,
+             began: asyncio.Event) -> Callable[..., Coroutine[Any, Any, T]]:
+    """callback, refusing to run after deadline; began is set when it runs."""
+    async def checked(*args: Any, **kwargs: Any) -> T:
+        late = time.time() - deadline
+        if late > 0:
+            raise ReplyTooLate(f"{endpoint} not sent: its update's deadline passed {late:.1f} s ago.")
+        began.set()
+        return await callback(*args, **kwargs)
+    return checked
 
 
 def _chat_id(data: dict[str, Any]) -> int | None:

@@ -126,6 +126,17 @@ def find_picture(message: Message, side: int) -> Picture:
     raise NoPicture("There is no picture here; send a photo, a sticker or an image file.")
 
 
+def file_ids(message: Message) -> frozenset[str]:
+    """Telegram's file_unique_id of every file of the message's picture (each photo size, a media file and
+    its thumbnail): the same picture forwarded, sent as another size, or as a file shares at least one."""
+    media = [*message.photo, message.sticker, message.animation, message.video, message.video_note,
+             message.document]
+    found = {m.file_unique_id for m in media if m is not None}
+    found |= {m.thumbnail.file_unique_id for m in media
+              if m is not None and not isinstance(m, PhotoSize) and m.thumbnail is not None}
+    return frozenset(found)
+
+
 async def download(bot: Bot, picture: Picture, max_bytes: int) -> bytes:
     """The picture's bytes, refusing files over max_bytes before and after downloading; a video
     over the limit gives its thumbnail instead, when it has one.

@@ -48,6 +48,18 @@ def rate_limited(t: Speaker) -> str:
     return t("You're sending pictures faster than I can look at them; please wait a minute.")
 
 
+def slow_down(t: Speaker) -> str:
+    return t("You're sending me messages faster than I can answer; please wait a minute.")
+
+
+def labels_waiting(t: Speaker) -> str:
+    return t("I'm still learning this chat's last new labels; please wait a little before adding more.")
+
+
+def picture_in_game(t: Speaker) -> str:
+    return t("That picture is in a game right now; wait for the reveal.")
+
+
 def too_large(t: Speaker, size: int, limit: int) -> str:
     return t("That file is {size} MB; the limit is {limit} MB.", size=round(size / 2**20, 1),
              limit=round(limit / 2**20))
@@ -227,7 +239,7 @@ def no_round(t: Speaker) -> str:
 
 
 def starter_only(t: Speaker) -> str:
-    return t("Only the player who started the round can reveal it.")
+    return t("Only the player who started the round, or an administrator, can reveal it.")
 
 
 def leaderboard(t: Speaker, board: Sequence[tuple[str, int]]) -> str:

@@ -16,7 +16,7 @@ import torch
 from classifier.batching.decoding import ImageSource, PictureDecoder
 from classifier.batching.inference import infer, run_batch
 from classifier.batching.keys import SingleFlight
-from classifier.batching.labeljobs import LabelJobs, consume, encoded
+from classifier.batching.labeljobs import LabelJobs, LabelsWaiting, Owner, consume, encoded
 from classifier.batching.observer import WorkerObserver
 from classifier.batching.schedule import ChunkSizer, Doorbell, Scheduler, Step, Wake
 from classifier.pictures.devicedecode import DeviceJpegDecoder, JpegHeader
@@ -53,6 +53,7 @@ class WorkerStats:
     requeued: int = 0  # pictures sent back because their labels left the text cache before their batch
     cache_hits: int = 0  # pictures answered from the image-embedding cache
     joined: int = 0  # pictures answered by another caller's encoding of the same picture key
+    labels_refused: int = 0  # label sets refused because their owner had too many labels waiting
 
 
 class BatchWorker:
@@ -78,7 +79,7 @@ class BatchWorker:
 
     def __init__(self, classifier: ZeroShotClassifier, limits: ImageLimits, *, observer: WorkerObserver,
                  max_batch: int = 32, max_wait_ms: float = 10.0, queue_size: int = 256, decode_threads: int = 2,
-                 decode_on_device: bool = False) -> None:
+                 decode_on_device: bool = False, labels_waiting_per_owner: int = 0) -> None:
         self.classifier = classifier
         self.limits = limits
         self.max_batch = max_batch
@@ -91,7 +92,8 @@ class BatchWorker:
                                        on_finished=lambda: self._doorbell.ring(Wake.DECODE_FINISHED))
         self._pending: deque[_Request] = deque()
         self._doorbell = Doorbell()
-        self._labels = LabelJobs(on_queued=lambda: self._doorbell.ring(Wake.LABELS_QUEUED))
+        self._labels = LabelJobs(on_queued=lambda: self._doorbell.ring(Wake.LABELS_QUEUED),
+                                 per_owner=labels_waiting_per_owner)
         self._flights = SingleFlight(on_landed=lambda: self._doorbell.ring(Wake.CALLER_LEFT))
         self._scheduler = Scheduler()
         self._chunks = ChunkSizer()
@@ -120,6 +122,11 @@ class BatchWorker:
         return self._labels.labels_in_flight
 
     @property
+    def label_turns(self) -> list[Owner]:
+        """The owners of the latest chunks of labels encoded (up to 256), oldest first."""
+        return list(self._labels.turns_taken)
+
+    @property
     def closing(self) -> bool:
         """Whether stop() was called: no new request is taken."""
         return self._closing
@@ -142,25 +149,32 @@ class BatchWorker:
             await self._task
         self._decoder.shutdown()
 
-    def prepare_labels(self, labels: Sequence[str]) -> asyncio.Future[list[None]]:
-        """Start encoding the labels not cached yet; the future is done when all of them are.
+    def prepare_labels(self, labels: Sequence[str], owner: Owner = None) -> asyncio.Future[list[None]]:
+        """Start encoding the labels not cached yet, in owner's turns; the future is done when all of
+        them are. Raises LabelsWaiting when owner has too many labels waiting already.
 
         Nobody has to await it: /labels calls it so the encoding starts before the chat's next
         picture arrives.
         """
         # Shielded: cancelling this future must not cancel labels other callers wait for too.
-        done = asyncio.gather(*(asyncio.shield(future) for future in self._schedule(labels)))
+        done = asyncio.gather(*(asyncio.shield(future) for future in self._schedule(labels, owner)))
         done.add_done_callback(consume)
         return done
 
-    def _schedule(self, labels: Sequence[str]) -> list[asyncio.Future[None]]:
+    def _schedule(self, labels: Sequence[str], owner: Owner, *, capped: bool = True) -> list[asyncio.Future[None]]:
         """Futures for the labels of a set that are not cached (classifier/batching/labeljobs.py)."""
-        return self._labels.schedule(self.classifier.missing(labels))
+        try:
+            return self._labels.schedule(self.classifier.missing(labels), owner, capped=capped)
+        except LabelsWaiting:
+            self.stats.labels_refused += 1
+            raise
 
-    async def classify(self, image: ImageSource, labels: Sequence[str], *, key: str | None = None) -> Prediction:
-        """Classify one picture against labels; raises ImageError, WorkerBusy or WorkerStopped, and
-        whatever fetching the picture raises. With a key, the picture is fetched and encoded only
-        when no embedding of that key is cached or on its way (class docstring)."""
+    async def classify(self, image: ImageSource, labels: Sequence[str], *, key: str | None = None,
+                       owner: Owner = None) -> Prediction:
+        """Classify one picture against labels; raises ImageError, WorkerBusy, WorkerStopped or
+        LabelsWaiting (owner has too many new labels waiting), and whatever fetching the picture
+        raises. With a key, the picture is fetched and encoded only when no embedding of that key is
+        cached or on its way (class docstring); new labels are encoded in owner's turns."""
         if self._closing or self._task is None:
             raise WorkerStopped("The classifier is not running.")
         if self._admitted >= self.queue_size:
@@ -170,13 +184,13 @@ class BatchWorker:
             raise ValueError("At least one label is needed.")
         self._admitted += 1
         try:
-            labels_ready = self._schedule(labels)  # encoding starts while the picture is decoded
+            labels_ready = self._schedule(labels, owner)  # encoding starts while the picture is decoded
             self.observer.labels_looked_up(len(set(labels)) - len(labels_ready), len(labels_ready))
             if key is not None:
-                return await self._rank(await self._features(key, image), tuple(labels), labels_ready)
+                return await self._rank(await self._features(key, image), tuple(labels), labels_ready, owner)
             pixels = await self._decoder.prepare(image)
             request = _Request(pixels, tuple(labels), asyncio.get_running_loop().create_future())
-            return await self._score(request, labels_ready)
+            return await self._score(request, labels_ready, owner)
         finally:
             self._admitted -= 1
             self._doorbell.ring(Wake.CALLER_LEFT)
@@ -204,7 +218,7 @@ class BatchWorker:
         return features
 
     async def _rank(self, features: torch.Tensor, labels: tuple[str, ...],
-                    labels_ready: list[asyncio.Future[None]]) -> Prediction:
+                    labels_ready: list[asyncio.Future[None]], owner: Owner) -> Prediction:
         """An embedding scored against labels once they are encoded, on the event loop: a (1, D) by
         (D, L) product takes microseconds, where the model thread may be a whole batch away."""
         while True:
@@ -213,9 +227,9 @@ class BatchWorker:
                 return self.classifier.score_cached(features[None], labels)[0]
             except LabelsNotCached:  # they left the text cache meanwhile: through the chunked path again
                 self.stats.requeued += 1
-                labels_ready = self._schedule(labels)
+                labels_ready = self._schedule(labels, owner, capped=False)
 
-    async def _score(self, request: _Request, labels_ready: list[asyncio.Future[None]]) -> Prediction:
+    async def _score(self, request: _Request, labels_ready: list[asyncio.Future[None]], owner: Owner) -> Prediction:
         """Queue a prepared picture once its labels are encoded; when they left the cache before its
         batch ran, encode them again (through the chunked path) and queue it again."""
         while True:
@@ -228,7 +242,7 @@ class BatchWorker:
             except LabelsNotCached:
                 self.stats.requeued += 1
                 request.future = asyncio.get_running_loop().create_future()
-                labels_ready = self._schedule(request.labels or ())
+                labels_ready = self._schedule(request.labels or (), owner, capped=False)
 
     def _take(self, n: int) -> list[_Request]:
         taken: list[_Request] = []
