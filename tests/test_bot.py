@@ -191,7 +191,7 @@ async def test_an_unexpected_failure_gets_one_apology(bot: Application, fake: Fa
 
 
 async def test_help_names_every_command(bot: Application, fake: FakeTelegram) -> None:  # type: ignore[type-arg]
-    commands = {command for group in bot.conversation.handlers.values() for handler in group
+    commands = {command for group in bot.handlers.values() for handler in group
                 if isinstance(handler, CommandHandler) for command in handler.commands}
     assert {"labels", "classify", "game", "reveal", "top", "language", "help"} <= commands
     await send_private(fake, text="/help")
