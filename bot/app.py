@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -37,6 +38,7 @@ from bot.telemetry.metrics import METRICS_KEY, Metrics, WorkerMetrics
 from bot.transport.delivery import ChatDelivery
 from bot.transport.ordering import ChatOrderedUpdateProcessor
 from bot.transport.requests import ObservedRequest
+from bot.transport.webhook import WebhookServer
 from bot.words import replies
 from bot.words.i18n import DEFAULT_LANGUAGE, LANGUAGES, readers_of, speaker
 from classifier import create_classifier, create_worker
@@ -223,16 +225,18 @@ def run(settings: BotSettings) -> None:
     """Run until SIGINT or SIGTERM: long polling, or a webhook when WEBHOOK_URL is set."""
     application = build_application(settings)
     if settings.webhook_url:
-        application.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path="telegram",
-            webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret,
-            allowed_updates=Update.ALL_TYPES,
-        )
+        asyncio.run(_run_webhook(application, settings))
     else:
         application.run_polling(allowed_updates=Update.ALL_TYPES, timeout=int(settings.poll_timeout_seconds))
+
+
+async def _run_webhook(application: Application, settings: BotSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with webhook_started(application, settings):
+        await stop.wait()
 
 
 @asynccontextmanager
@@ -253,6 +257,35 @@ async def started(application: Application, poll_timeout: int = 1) -> AsyncItera
         await application.stop()
         if application.post_stop:
             await application.post_stop(application)
+        await application.shutdown()
+        if application.post_shutdown:
+            await application.post_shutdown(application)
+
+
+@asynccontextmanager
+async def webhook_started(application: Application,
+                          settings: BotSettings) -> AsyncIterator[WebhookServer]:
+    """Run the application with updates from the webhook (bot/transport/webhook.py), with the steps
+    python-telegram-bot's run_webhook takes: post_init, the server, setWebhook with the secret and
+    every update type, start; then the server, stop and shutdown in reverse, whatever failed."""
+    assert settings.webhook_url and settings.webhook_secret
+    server = WebhookServer(application, settings.webhook_secret, settings.webhook_listen, settings.webhook_port,
+                           settings.webhook_max_body_kb * 1024)
+    try:
+        await application.initialize()
+        if application.post_init:
+            await application.post_init(application)
+        server.start()  # before setWebhook: Telegram may call at once
+        await application.bot.set_webhook(settings.webhook_url, secret_token=settings.webhook_secret,
+                                          allowed_updates=Update.ALL_TYPES)
+        await application.start()
+        yield server
+    finally:
+        await server.stop()
+        if application.running:
+            await application.stop()
+            if application.post_stop:
+                await application.post_stop(application)
         await application.shutdown()
         if application.post_shutdown:
             await application.post_shutdown(application)

@@ -24,8 +24,9 @@ class BotSettings:
     database_path: Path = DEFAULT_DATABASE_PATH
     webhook_url: str | None = None
     webhook_secret: str | None = None
-    webhook_listen: str = "0.0.0.0"
+    webhook_listen: str = "127.0.0.1"  # behind the TLS proxy Telegram needs anyway
     webhook_port: int = 8443
+    webhook_max_body_kb: int = 1024  # a POST over this is refused before it is read
     concurrent_updates: int = 256
     open_set: bool = True  # a chat's default for "none of these" answers (/settings)
     rate_limit_per_minute: int = 20  # pictures per sender
@@ -83,6 +84,7 @@ class BotSettings:
             webhook_listen=get.text("WEBHOOK_LISTEN", defaults.webhook_listen),
             webhook_port=get.number("WEBHOOK_PORT", defaults.webhook_port, int, 1),
             open_set=get.choice("OPEN_SET", "on" if defaults.open_set else "off", ("on", "off")) == "on",
+            webhook_max_body_kb=get.number("WEBHOOK_MAX_BODY_KB", defaults.webhook_max_body_kb, int, 64),
             concurrent_updates=get.number("CONCURRENT_UPDATES", defaults.concurrent_updates, int, 1),
             rate_limit_per_minute=get.number("RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, int, 0),
             updates_per_minute_per_user=get.number("UPDATES_PER_MINUTE_PER_USER", defaults.updates_per_minute_per_user,

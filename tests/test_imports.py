@@ -27,7 +27,7 @@ ROOMS = {
         ["bot", "bot.app", "bot.bench", "bot.__main__"],
     ],
     "classifier": [
-        ["classifier.messages", "classifier.lrustore"],
+        ["classifier.messages", "classifier.lrustore", "classifier.private"],
         ["classifier.text"],
         ["classifier.pictures"],
         ["classifier.model"],

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.state.schema import APPLICATION_ID, StorageError
+from classifier.private import make_private_dir, private_file
 
 BUSY_SECONDS = 10.0  # how long to wait for a writer's lock before giving up
 
@@ -37,9 +38,10 @@ def backup(database: Path, target: Path) -> BackupDone:
         raise StorageError(f"The backup must go elsewhere than the database itself ({database}).")
     if target.is_dir():
         raise StorageError(f"{target} is a folder; give the backup file's name, e.g. {target / 'toonclip.sqlite3'}.")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(target.parent)
     partial = target.with_name(f"{target.name}.partial")
     partial.unlink(missing_ok=True)
+    private_file(partial).close()  # 0600 (an empty file is an empty database): it holds user ids and names
     started = time.perf_counter()
     try:
         with closing(sqlite3.connect(database, timeout=BUSY_SECONDS)) as source, \

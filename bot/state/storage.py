@@ -19,6 +19,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.state.schema import StorageError, check_file, migrate
+from classifier.private import make_private, make_private_dir, private_file
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +85,13 @@ class Storage:
     @classmethod
     async def open(cls, path: Path) -> Storage:
         """Open (or create) the database at path and bring its schema up to date."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
         check_file(path)
+        # 0600, and SQLite gives the -wal and -shm files it makes the database file's mode.
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            make_private(Path(f"{path}{suffix}"))
+        if not path.exists():
+            private_file(path).close()
         db = await aiosqlite.connect(path, isolation_level=None)
         try:
             storage = cls(db, path)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from classifier.private import make_private_dir, private_file
+
 logger = logging.getLogger(__name__)
 
 # 50,000 embeddings of 512 float32 (a ViT-B's) are 102 MB; 768-wide ones (ViT-L) 154 MB.
@@ -122,10 +124,11 @@ class ImageEmbeddingCache:
                 return
 
     def _save(self, path: Path, keys: list[str], vectors: list[torch.Tensor]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
         stacked = torch.stack(vectors) if vectors else torch.empty(0)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save({"identity": self.identity, "keys": keys, "vectors": stacked}, tmp)
+        with private_file(tmp) as file:  # 0600: for the bot's user only
+            torch.save({"identity": self.identity, "keys": keys, "vectors": stacked}, file)
         os.replace(tmp, path)
 
     def _load(self, path: Path) -> None:

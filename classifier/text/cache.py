@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from classifier.private import make_private_dir, private_file
+
 logger = logging.getLogger(__name__)
 
 
@@ -96,12 +98,13 @@ class TextEmbeddingCache:
         self._dirty = False
 
     def _save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
         labels = list(self._entries)
         vectors = torch.stack([self._entries[label] for label in labels]) if labels else torch.empty(0)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         try:
-            torch.save({"labels": labels, "vectors": vectors}, tmp)
+            with private_file(tmp) as file:  # 0600: for the bot's user only
+                torch.save({"labels": labels, "vectors": vectors}, file)
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
