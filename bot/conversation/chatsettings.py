@@ -46,6 +46,6 @@ async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await query.answer(replies.admins_only_settings(t), show_alert=True)
         return
     enabled = await svc.options.toggle(chat.id, option)  # committed before we say so
-    await query.answer(replies.option_switched(t, enabled))
     await query.edit_message_text(replies.settings_text(t), parse_mode=ParseMode.HTML,
                                   reply_markup=keyboard(t, await svc.options.all(chat.id)))
+    await query.answer(replies.option_switched(t, enabled))
