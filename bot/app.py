@@ -176,7 +176,8 @@ async def _start_bot_services(application: Application, settings: BotSettings) -
         raise
     worker = create_worker(settings.classifier, classifier, WorkerMetrics(application.bot_data[METRICS_KEY]))
     worker.start()
-    chats = ChatLife(storage, settings.forget_after_days, settings.forget_check_seconds, settings.clock)
+    chats = ChatLife(storage, settings.forget_after_days, settings.forget_check_seconds, settings.clock,
+                     settings.rounds_keep_days)
     await chats.start()  # forgets the chats that are due, then every FORGET_CHECK_SECONDS
     games = Games(storage, application.bot, settings.game_round_seconds, chats)
     notes = Notes()  # a sender is told to slow down once a minute, whichever limit they hit

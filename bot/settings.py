@@ -38,6 +38,7 @@ class BotSettings:
     # A removed or blocked chat's data is deleted this many days later, unless the bot is back (0: at once).
     forget_after_days: int = 30
     forget_check_seconds: float = 3600.0  # how often chats due to be forgotten are looked for
+    rounds_keep_days: float = 30.0  # closed game rounds and their votes are deleted this long after (scores stay)
     album_wait_seconds: float = 2.0  # how long an album's photo waits for the album's caption
     # What time it is, in Unix seconds, for forgetting: tests pass a clock they can move.
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
@@ -95,6 +96,7 @@ class BotSettings:
             game_round_seconds=get.number("GAME_ROUND_SECONDS", defaults.game_round_seconds, float, 1),
             forget_after_days=get.number("FORGET_AFTER_DAYS", defaults.forget_after_days, int, 0),
             forget_check_seconds=get.number("FORGET_CHECK_SECONDS", defaults.forget_check_seconds, float, 1),
+            rounds_keep_days=get.number("ROUNDS_KEEP_DAYS", defaults.rounds_keep_days, float, 0),
             album_wait_seconds=get.number("ALBUM_WAIT_SECONDS", defaults.album_wait_seconds, float, 0),
             poll_timeout_seconds=poll_timeout,
             connect_timeout_seconds=get.number("TELEGRAM_CONNECT_TIMEOUT_SECONDS", defaults.connect_timeout_seconds,

@@ -129,6 +129,7 @@ class ChatStore:
             )
             await delete("DELETE FROM unreachable_chats WHERE chat_id = ?", chat_id)
             await delete("DELETE FROM chat_moves WHERE old_chat_id = ? OR new_chat_id = ?", chat_id, chat_id)
+        await self.storage.scrub()
         return forgotten
 
     async def forget_player(self, user_id: int) -> ForgottenPlayer:
@@ -146,4 +147,13 @@ class ChatStore:
             votes = (await db.execute("DELETE FROM votes WHERE user_id = ?", (user_id,))).rowcount
             await db.execute("DELETE FROM scores WHERE user_id = ?", (user_id,))
             await db.execute("UPDATE rounds SET starter_id = 0 WHERE starter_id = ?", (user_id,))
+        await self.storage.scrub()
         return ForgottenPlayer(votes=int(votes), points=int(points), chats=int(chats))
+
+    async def drop_rounds(self, ended_before: float) -> int:
+        """Delete the closed rounds that ended before then, with their votes (the scores stay); how many."""
+        async with self.storage.transaction() as db:
+            await db.execute("DELETE FROM votes WHERE round_id IN (SELECT id FROM rounds WHERE closed = 1 "
+                             "AND ends_at < ?)", (ended_before,))
+            return int((await db.execute("DELETE FROM rounds WHERE closed = 1 AND ends_at < ?",
+                                         (ended_before,))).rowcount)

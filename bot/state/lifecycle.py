@@ -26,11 +26,12 @@ class ChatLife:
     """Owns which chats are unreachable (kept in memory too: every update asks) and the forgetting."""
 
     def __init__(self, storage: Storage, forget_after_days: float, check_seconds: float,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], rounds_keep_days: float) -> None:
         self._store = ChatStore(storage)
         self.forget_after_days = forget_after_days
         self.check_seconds = check_seconds
         self.clock = clock
+        self.rounds_keep_days = rounds_keep_days
         self.sweeps = 0  # forgetting passes so far: tests wait on it rather than on time
         self._gone: dict[int, Gone] = {}
         self._sweeper: asyncio.Task[None] | None = None
@@ -86,10 +87,14 @@ class ChatLife:
         return player
 
     async def sweep(self) -> list[int]:
-        """Forget the chats that have been removed or blocked for FORGET_AFTER_DAYS; returns their ids."""
+        """Forget the chats that have been removed or blocked for FORGET_AFTER_DAYS, and the game rounds
+        that ended over ROUNDS_KEEP_DAYS ago; returns the chats' ids."""
         due = await self._store.due(self.clock() - self.forget_after_days * DAY_SECONDS)
         for chat_id in due:
             await self.forget(chat_id)
+        dropped = await self._store.drop_rounds(self.clock() - self.rounds_keep_days * DAY_SECONDS)
+        if dropped:
+            logger.info("Deleted %d game rounds that ended over ROUNDS_KEEP_DAYS ago", dropped)
         self.sweeps += 1
         return due
 
