@@ -20,7 +20,8 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.conversation import chatsettings, forgetting, game, handlers
+from bot.conversation import chatsettings, forgetting, game, handlers, where
+from bot.conversation.maps import WHERE_PREFIX, Maps
 from bot.conversation.rounds import CALLBACK_PREFIX, Games
 from bot.conversation.services import SERVICES_KEY, SETTINGS_KEY, Services
 from bot.conversation.turn import command_word
@@ -28,6 +29,7 @@ from bot.ops import runtime
 from bot.ops.stats import stats
 from bot.settings import BotSettings
 from bot.state.albums import Albums
+from bot.state.answers import HeldAnswers
 from bot.state.lifecycle import ChatLife
 from bot.state.options import ChatOption, ChatOptions
 from bot.state.ratelimit import UserRateLimit
@@ -121,10 +123,12 @@ def build_application(settings: BotSettings, transport: BaseRequest | None = Non
             CommandHandler("forget", forgetting.forget),
             CommandHandler("privacy", forgetting.privacy),
             CommandHandler("settings", chatsettings.settings),
+            CommandHandler("where", where.where),
             CommandHandler("stats", stats, filters=filters.User(user_id=settings.admin_user_ids)),
             CallbackQueryHandler(game.vote, pattern=rf"^{CALLBACK_PREFIX}:"),
             CallbackQueryHandler(forgetting.forget_button, pattern=rf"^{forgetting.FORGET_PREFIX}:"),
             CallbackQueryHandler(chatsettings.settings_button, pattern=rf"^{chatsettings.SETTINGS_PREFIX}:"),
+            CallbackQueryHandler(where.where_button, pattern=rf"^{WHERE_PREFIX}$"),
             CallbackQueryHandler(game.unknown_button),
             MessageHandler(filters.PHOTO & ALBUM & ~filters.CAPTION, handlers.album_picture),
             MessageHandler(private & PICTURES & ~filters.CaptionRegex(r"^/"), handlers.picture),
@@ -175,12 +179,14 @@ async def _start_bot_services(application: Application, settings: BotSettings) -
     worker.start()
     chats = ChatLife(storage, settings.forget_after_days, settings.forget_check_seconds, settings.clock)
     await chats.start()  # forgets the chats that are due, then every FORGET_CHECK_SECONDS
-    games = Games(storage, application.bot, settings.game_round_seconds, chats)
+    options = ChatOptions(storage, {ChatOption.OPEN_SET: settings.open_set, ChatOption.REVEAL_MAP: True})
+    maps = Maps(worker, application.bot, settings.classifier.max_image_bytes,
+                HeldAnswers(settings.where_answers, settings.where_hours * 3600))
+    games = Games(storage, application.bot, settings.game_round_seconds, chats, maps, options)
     svc = application.bot_data[SERVICES_KEY] = Services(
         settings=settings, classifier=classifier, worker=worker, storage=storage,
         rate_limit=UserRateLimit(settings.rate_limit_per_minute), games=games, chats=chats,
-        albums=Albums(settings.album_wait_seconds),
-        options=ChatOptions(storage, {ChatOption.OPEN_SET: settings.open_set, ChatOption.REVEAL_MAP: True}),
+        albums=Albums(settings.album_wait_seconds), options=options, maps=maps,
     )
     runtime.attach(application.bot_data[METRICS_KEY], svc)
     await register_commands(application)

@@ -31,9 +31,10 @@ async def game(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(now.message, replies.round_running(now.t, seconds_left(running)))
         return
     labels = await now.svc.labels_for(now.chat.id)
-    prediction = await recognise(update, context, target.source, labels, now.t)
-    if prediction is None:
+    recognised = await recognise(update, context, target.source, labels, now.t)
+    if recognised is None:
         return
+    prediction = recognised.prediction
     options, answer = choose_options(prediction, labels, games.rng)
     starter = update.effective_user.id if update.effective_user else 0
     round_id = await storage.open_round(now.chat.id, topic, starter, tuple(options), answer, prediction.probability,
@@ -42,6 +43,7 @@ async def game(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         running = await storage.open_round_in(now.chat.id, topic)
         await reply(now.message, replies.round_running(now.t, seconds_left(running) if running else 0))
         return
+    games.hold_picture(round_id, recognised.picture, recognised.labels)  # for the reveal's map, until it ends
     games.schedule_end(round_id, games.round_seconds, now.t)  # ends even if the question below is lost
     async with sending_prediction(context):
         sent = await reply(target.source, replies.round_question(now.t, 0),

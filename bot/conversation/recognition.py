@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from telegram import Message, Update
 from telegram.error import TelegramError
@@ -27,6 +28,19 @@ from classifier import ImageError, Prediction, WorkerBusy, WorkerStopped
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Recognised:
+    """A prediction, and the picture it was made from (its file, to download again for "Where?")."""
+
+    prediction: Prediction
+    picture: Picture
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The labels it chose from, most likely first."""
+        return tuple(label for label, _ in self.prediction.ranking)
+
+
 def picture_key(picture: Picture) -> str | None:
     """The worker's key for a Telegram file; None when Telegram gave no file_unique_id."""
     return f"telegram:{picture.file_unique_id}" if picture.file_unique_id else None
@@ -41,7 +55,7 @@ def sender_id(update: Update) -> int:
 
 
 async def recognise(update: Update, context: ContextTypes.DEFAULT_TYPE, source: Message,
-                    labels: tuple[str, ...] | None, t: Speaker) -> Prediction | None:
+                    labels: tuple[str, ...] | None, t: Speaker) -> Recognised | None:
     """Download and classify the picture in source; on any refusal, answer why and return None.
 
     Used by /classify, plain pictures and the game: every answer quotes source.
@@ -65,7 +79,7 @@ async def recognise(update: Update, context: ContextTypes.DEFAULT_TYPE, source: 
         with metrics.in_flight.track_inprogress():
             picture = find_picture(source, svc.classifier.image_size)
             chosen = labels or await svc.labels_for(source.chat_id)
-            return await svc.worker.classify(fetch, chosen, key=picture_key(picture))
+            return Recognised(await svc.worker.classify(fetch, chosen, key=picture_key(picture)), picture)
     except (NoPicture, ImageError) as exc:
         metrics.answered(Outcome.REFUSED)
         await reply(source, replies.explained(t, exc))
