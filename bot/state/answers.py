@@ -67,6 +67,11 @@ class HeldAnswers(Generic[P]):
         for key in [key for key in self._held if key[0] == chat_id]:
             del self._held[key]
 
+    def forget_asker(self, asker: int) -> None:
+        """Every answer this user asked for, in every chat (/forget me)."""
+        for key in [key for key, held in self._held.items() if held.asker == asker]:
+            del self._held[key]
+
     def _expire(self) -> None:
         oldest = self._clock() - self.seconds
         while self._held and next(iter(self._held.values())).at < oldest:
