@@ -20,6 +20,7 @@ from classifier.batching.labeljobs import LabelJobs, consume, encoded
 from classifier.batching.maps import MapJobs
 from classifier.batching.observer import WorkerObserver
 from classifier.batching.schedule import ChunkSizer, Doorbell, Scheduler, Step, Wake
+from classifier.batching.status import WorkerBusy, WorkerStats, WorkerStopped
 from classifier.model.patchmap import MapUnsupported, supports_maps
 from classifier.pictures.devicedecode import DeviceJpegDecoder, JpegHeader
 from classifier.pictures.images import ImageLimits
@@ -28,12 +29,7 @@ from classifier.zeroshot import LabelsNotCached, Prediction, ZeroShotClassifier
 
 logger = logging.getLogger(__name__)
 
-class WorkerBusy(RuntimeError):
-    """The queue is full; the caller should try again shortly."""
-
-
-class WorkerStopped(RuntimeError):
-    """The worker is stopping or stopped and takes no new requests."""
+__all__ = ["BatchWorker", "WorkerBusy", "WorkerStats", "WorkerStopped"]
 
 
 @dataclass
@@ -42,20 +38,6 @@ class _Request:
     labels: tuple[str, ...] | None  # None: encode only, the answer is the picture's features
     future: asyncio.Future[Prediction | torch.Tensor]
     queued_at: float = 0.0  # perf_counter() when it last joined the queue
-
-
-@dataclass
-class WorkerStats:
-    """Counters for tests, logs and the benchmark."""
-
-    batches: int = 0
-    images: int = 0
-    largest_batch: int = 0
-    text_chunks: int = 0
-    labels_encoded: int = 0  # through the chunked path, the only one the worker takes
-    requeued: int = 0  # pictures sent back because their labels left the text cache before their batch
-    cache_hits: int = 0  # pictures answered from the image-embedding cache
-    joined: int = 0  # pictures answered by another caller's encoding of the same picture key
 
 
 class BatchWorker:
