@@ -21,7 +21,8 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.conversation import chatsettings, floods, forgetting, game, handlers
+from bot.conversation import chatsettings, floods, forgetting, game, handlers, where
+from bot.conversation.maps import WHERE_PREFIX, Maps
 from bot.conversation.rounds import CALLBACK_PREFIX, Games
 from bot.conversation.services import SERVICES_KEY, SETTINGS_KEY, Services
 from bot.conversation.turn import command_word
@@ -29,6 +30,7 @@ from bot.ops import runtime
 from bot.ops.stats import stats
 from bot.settings import BotSettings
 from bot.state.albums import Albums
+from bot.state.answers import HeldAnswers
 from bot.state.lifecycle import ChatLife
 from bot.state.options import ChatOption, ChatOptions
 from bot.state.ratelimit import Notes, UpdateLimit, UserRateLimit
@@ -124,10 +126,12 @@ def build_application(settings: BotSettings, transport: BaseRequest | None = Non
             CommandHandler("forget", forgetting.forget),
             CommandHandler("privacy", forgetting.privacy),
             CommandHandler("settings", chatsettings.settings),
+            CommandHandler("where", where.where),
             CommandHandler("stats", stats, filters=filters.User(user_id=settings.admin_user_ids)),
             CallbackQueryHandler(game.vote, pattern=rf"^{CALLBACK_PREFIX}:"),
             CallbackQueryHandler(forgetting.forget_button, pattern=rf"^{forgetting.FORGET_PREFIX}:"),
             CallbackQueryHandler(chatsettings.settings_button, pattern=rf"^{chatsettings.SETTINGS_PREFIX}:"),
+            CallbackQueryHandler(where.where_button, pattern=rf"^{WHERE_PREFIX}$"),
             CallbackQueryHandler(game.unknown_button),
             MessageHandler(filters.PHOTO & ALBUM & ~filters.CAPTION, handlers.album_picture),
             MessageHandler(private & PICTURES & ~filters.CaptionRegex(r"^/"), handlers.picture),
@@ -179,15 +183,17 @@ async def _start_bot_services(application: Application, settings: BotSettings) -
     chats = ChatLife(storage, settings.forget_after_days, settings.forget_check_seconds, settings.clock,
                      settings.rounds_keep_days)
     await chats.start()  # forgets the chats that are due, then every FORGET_CHECK_SECONDS
-    games = Games(storage, application.bot, settings.game_round_seconds, chats)
+    options = ChatOptions(storage, {ChatOption.OPEN_SET: settings.open_set, ChatOption.REVEAL_MAP: True})
+    maps = Maps(worker, application.bot, settings.classifier.max_image_bytes,
+                HeldAnswers(settings.where_answers, settings.where_hours * 3600))
+    games = Games(storage, application.bot, settings.game_round_seconds, chats, maps, options)
     notes = Notes()  # a sender is told to slow down once a minute, whichever limit they hit
     svc = application.bot_data[SERVICES_KEY] = Services(
         settings=settings, classifier=classifier, worker=worker, storage=storage,
         rate_limit=UserRateLimit(settings.rate_limit_per_minute, notes=notes),
         update_limit=UpdateLimit(settings.updates_per_minute_per_user, settings.updates_per_minute_per_chat, notes),
         games=games, chats=chats,
-        albums=Albums(settings.album_wait_seconds),
-        options=ChatOptions(storage, {ChatOption.OPEN_SET: settings.open_set, ChatOption.REVEAL_MAP: True}),
+        albums=Albums(settings.album_wait_seconds), options=options, maps=maps,
     )
     runtime.attach(application.bot_data[METRICS_KEY], svc)
     await register_commands(application)

@@ -40,6 +40,9 @@ class BotSettings:
     forget_check_seconds: float = 3600.0  # how often chats due to be forgotten are looked for
     rounds_keep_days: float = 30.0  # closed game rounds and their votes are deleted this long after (scores stay)
     album_wait_seconds: float = 2.0  # how long an album's photo waits for the album's caption
+    # Answers whose "Where?" can still be shown: the file to download again, never the picture (in memory)
+    where_answers: int = 10_000
+    where_hours: float = 24.0
     # What time it is, in Unix seconds, for forgetting: tests pass a clock they can move.
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
     poll_timeout_seconds: float = 10.0
@@ -98,6 +101,8 @@ class BotSettings:
             forget_check_seconds=get.number("FORGET_CHECK_SECONDS", defaults.forget_check_seconds, float, 1),
             rounds_keep_days=get.number("ROUNDS_KEEP_DAYS", defaults.rounds_keep_days, float, 0),
             album_wait_seconds=get.number("ALBUM_WAIT_SECONDS", defaults.album_wait_seconds, float, 0),
+            where_answers=get.number("WHERE_ANSWERS", defaults.where_answers, int, 0),
+            where_hours=get.number("WHERE_HOURS", defaults.where_hours, float, 0),
             poll_timeout_seconds=poll_timeout,
             connect_timeout_seconds=get.number("TELEGRAM_CONNECT_TIMEOUT_SECONDS", defaults.connect_timeout_seconds,
                                                float, 0.1),

@@ -2,7 +2,8 @@
 
 Keys (see README, Performance): raw_img_per_s, worker_img_per_s, worker_vs_raw, model_single_ms,
 single_p50_ms, single_p99_ms, single_overhead_ms (with its p10/p90), text_encode_ms, text_cached_ms,
-decode_full_ms, decode_draft_ms, decode_speedup, label_change_stall_ms (with its p10/p90); plus the
+decode_full_ms, decode_draft_ms, decode_speedup, label_change_stall_ms (with its p10/p90), explain_ms,
+explain_e2e_ms, explain_batch_share (a map of where the model looked); plus the
 device, model and batch settings. The bot's keys come from `python -m bot bench` (bot/bench.py),
 which builds on these; the classifier knows nothing of the bot.
 """
@@ -37,6 +38,7 @@ logger = logging.getLogger(__name__)
 PHOTO_SIZE = (320, 240)
 DECODE_SIZE = (1280, 960)
 SINGLE_RUNS = 40
+EXPLAIN_RUNS = 10
 
 
 def test_jpeg(size: tuple[int, int], seed: int = 0) -> bytes:
@@ -244,11 +246,34 @@ def collect(settings: ClassifierSettings, seconds: float, paired: bool = True) -
         results["worker_img_per_s"] = asyncio.run(worker_throughput(settings, classifier, seconds))
         results["worker_vs_raw"] = results["worker_img_per_s"] / results["raw_img_per_s"]
         results |= asyncio.run(label_change_stall(settings, classifier))
+        results |= asyncio.run(explain_measurements(settings, classifier, results["raw_img_per_s"]))
         if paired:
             results |= asyncio.run(_paired(settings, classifier))
     finally:
         classifier.close()
     return results
+
+
+async def explain_measurements(settings: ClassifierSettings, classifier: ZeroShotClassifier,
+                               raw_img_per_s: float) -> dict[str, float]:
+    """A map of where the model looked, for a 320×240 JPEG, one at a time: the model thread's time
+    for it (explain_ms), the whole call with decoding and drawing the overlay (explain_e2e_ms), and
+    the model thread's time as a share of one full image batch's (explain_batch_share)."""
+    worker = create_worker(settings, classifier)
+    worker.start()
+    photo = test_jpeg(PHOTO_SIZE, seed=3)
+    try:
+        await worker.explain(photo, DEFAULT_LABELS, DEFAULT_LABELS[0])  # warm-up, and the labels' encoding
+        on_thread, whole = [], []
+        for _ in range(EXPLAIN_RUNS):
+            whole.append(await timed_ms(lambda: worker.explain(photo, DEFAULT_LABELS, DEFAULT_LABELS[0])))
+            on_thread.append(worker.maps.last_seconds * 1000)
+    finally:
+        await worker.stop()
+    explain_ms = statistics.median(on_thread)
+    batch_ms = settings.batch_max_size / raw_img_per_s * 1000
+    return {"explain_ms": explain_ms, "explain_e2e_ms": statistics.median(whole),
+            "explain_batch_share": explain_ms / batch_ms}
 
 
 async def _paired(settings: ClassifierSettings, classifier: ZeroShotClassifier) -> dict[str, float]:

@@ -15,6 +15,7 @@ from PIL import Image
 from torchvision.transforms import Normalize
 
 from classifier.model.clip import ClipModel
+from classifier.model.patchmap import patch_embeddings
 from classifier.pictures.cache import ImageEmbeddingCache
 from classifier.pictures.crop import MAX_ASPECT, trim_extreme_aspect
 from classifier.text.cache import TextEmbeddingCache
@@ -212,6 +213,19 @@ class ZeroShotClassifier:
             ranking = sorted(zip(labels, probabilities, strict=True), key=lambda pair: -pair[1])
             predictions.append(Prediction(tuple(ranking)))
         return predictions
+
+    def patch_map(self, picture: np.ndarray, labels: Sequence[str], label: str) -> np.ndarray:
+        """Where a prepared picture looks like label: (rows, columns) float32, each patch's probability
+        of label against the other labels (a softmax per patch, as MaskCLIP labels each pixel).
+        Model thread only; raises LabelsNotCached, and MapUnsupported for a model without patch tokens."""
+        found = [self.cache.get(name) for name in labels]
+        missing = [name for name, vector in zip(labels, found, strict=True) if vector is None]
+        if missing:
+            raise LabelsNotCached(missing)
+        pixels = self.to_batch([picture]).to(dtype=self.clip.dtype)
+        patches = patch_embeddings(self.clip.model, pixels)[0]  # (rows, columns, D)
+        logits = self.clip.logit_scale * patches @ torch.stack(found).T  # type: ignore[arg-type]
+        return logits.softmax(dim=-1)[..., list(labels).index(label)].numpy().astype(np.float32)
 
     def classify_images(self, images: Sequence[Image.Image], labels: Sequence[str]) -> list[Prediction]:
         """Synchronous convenience: decoded images to predictions, one batch."""

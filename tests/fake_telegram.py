@@ -16,6 +16,7 @@ is_topic_message, and so do the bot's messages sent there.
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import json
 import threading
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from PIL import Image
 
 TOKEN = "123456:TEST-token-never-logged"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Toonclip", "username": "toonclip_bot",
@@ -145,8 +147,8 @@ class FakeTelegram:
     async def _params(self, request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json":
             return dict(await request.json())
-        form = await request.post()
-        return {key: value for key, value in form.items() if isinstance(value, str)}
+        form = await request.post()  # multipart: an uploaded file's part becomes its bytes
+        return {key: value if isinstance(value, str) else value.file.read() for key, value in form.items()}
 
     async def _api(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -260,6 +262,30 @@ class FakeTelegram:
             return self._sent_message(params, text=params["text"], message_thread_id=int(params["message_thread_id"]),
                                       is_topic_message=True)
         return self._sent_message(params, text=params["text"])
+
+    async def _m_sendPhoto(self, params: dict[str, Any]) -> Any:
+        """A photo uploaded as multipart (or an attach:// part): Telegram answers with a Message whose
+        photo is the sizes it made, the largest at most 1280 pixels on its long side."""
+        photo = params.get("photo")
+        if isinstance(photo, str) and photo.startswith("attach://"):
+            photo = params.get(photo.removeprefix("attach://"))
+        if not isinstance(photo, bytes):
+            raise LookupError("wrong file identifier/HTTP URL specified")
+        with Image.open(io.BytesIO(photo)) as image:
+            width, height = image.size
+        sizes = []
+        for side in (90, 320, 800, 1280):
+            scale = min(1.0, side / max(width, height))
+            sizes.append({"file_id": self.add_file(photo), "file_unique_id": f"s{len(self.files)}",
+                          "width": round(width * scale), "height": round(height * scale), "file_size": len(photo)})
+            if scale == 1.0:
+                break
+        extra: dict[str, Any] = {"photo": sizes}
+        if params.get("caption"):
+            extra["caption"] = params["caption"]
+        if params.get("message_thread_id"):
+            extra |= {"message_thread_id": int(params["message_thread_id"]), "is_topic_message": True}
+        return self._sent_message(params, **extra)
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> Any:
         message = self._sent_message(params, text=params["text"])
@@ -410,6 +436,19 @@ class FakeTelegram:
             for key in ("reply_parameters", "reply_markup"):
                 if isinstance(params.get(key), str):
                     params[key] = json.loads(params[key])
+            found.append(params)
+        return found
+
+    def photos(self, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """sendPhoto calls that Telegram took, optionally for one chat: the uploaded bytes under "photo",
+        reply_parameters decoded."""
+        found = []
+        for call in self.methods("sendPhoto"):
+            if call.result is None or (chat_id is not None and int(call.params["chat_id"]) != chat_id):
+                continue
+            params = dict(call.params)
+            if isinstance(params.get("reply_parameters"), str):
+                params["reply_parameters"] = json.loads(params["reply_parameters"])
             found.append(params)
         return found
 

@@ -13,7 +13,8 @@ from classifier.cli import main as classifier_main
 CLASSIFIER_KEYS = {
     "raw_img_per_s", "worker_img_per_s", "worker_vs_raw", "single_p50_ms", "single_p99_ms",
     "single_overhead_ms", "text_encode_ms", "text_cached_ms", "decode_full_ms", "decode_draft_ms",
-    "decode_speedup", "model_single_ms", "label_change_stall_ms",
+    "decode_speedup", "model_single_ms", "label_change_stall_ms", "explain_ms", "explain_e2e_ms",
+    "explain_batch_share",
 }
 BOT_KEYS = {"bot_e2e_p50_ms", "bot_overhead_ms", "loop_lag_p99_ms", "rss_idle_mb", "rss_peak_mb", "repeat_hit_ms",
             "sticker_pictures_per_s", "sticker_hit_ratio", "sticker_vs_worker"}

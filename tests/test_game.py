@@ -81,7 +81,8 @@ async def test_a_full_round_with_three_players(bot: Application, fake: FakeTeleg
     reveal = next(e for e in edits(fake, round_message["message_id"]) if "The AI saw" in e["text"])
     assert reveal["text"].startswith("The AI saw: <b>fox</b> (")
     assert "Right: Ann — one point each." in reveal["text"]
-    assert "reply_markup" not in reveal  # the buttons go away
+    # the vote buttons go away; "Where?" takes their place
+    assert json.loads(reveal["reply_markup"])["inline_keyboard"] == [[{"text": "Where?", "callback_data": "w"}]]
     assert await press(fake, round_message, CAT, choices["fox"], "Cat") == "This round is over."
     assert "The AI saw" in edits(fake, round_message["message_id"])[-1]["text"]  # no vote count after it
 

@@ -103,8 +103,8 @@ async def test_groups_classify_and_play_with_videos(bot: Application, fake: Fake
     note = await fake.push(chat=chat, **{"from": user(BOB, "Bob")},
                            video_note=fake.video_note(fox_in_the_middle(samples_dir), 64))
     await fake.push(chat=chat, **{"from": user(BOB, "Bob")}, text="/game", reply_to_message=note)
-    await fake.wait_for(lambda: any("reply_markup" in a for a in fake.sent(GROUP)))
-    round_message = next(a for a in fake.sent(GROUP) if "reply_markup" in a)
+    await fake.wait_for(lambda: any(a["text"].startswith("Which animal") for a in fake.sent(GROUP)))
+    round_message = next(a for a in fake.sent(GROUP) if a["text"].startswith("Which animal"))
     assert round_message["reply_parameters"]["message_id"] == note["message_id"]
 
 

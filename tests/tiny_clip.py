@@ -72,7 +72,7 @@ def _polygon(cx: float, cy: float, r: float, sides: int, turn: float) -> list[tu
 
 def draw(label: str, rng: random.Random) -> Image.Image:
     """One picture of an animal: its shape and colour, jittered, on a random light background."""
-    shape, colour = ANIMALS[label]
+    colour = ANIMALS[label][1]
     background = tuple(rng.randint(200, 255) for _ in range(3))
     image = Image.new("RGB", (DRAW_SIZE, DRAW_SIZE), background)  # type: ignore[arg-type]
     pen = ImageDraw.Draw(image)
@@ -80,6 +80,14 @@ def draw(label: str, rng: random.Random) -> Image.Image:
     r = rng.uniform(13, 22)
     cx, cy = rng.uniform(r + 2, DRAW_SIZE - r - 2), rng.uniform(r + 2, DRAW_SIZE - r - 2)
     turn = rng.uniform(-0.3, 0.3)
+    paint(pen, label, fill, cx, cy, r, turn)
+    return image
+
+
+def paint(pen: ImageDraw.ImageDraw, label: str, fill: tuple[int, ...], cx: float, cy: float, r: float,
+          turn: float = 0.0) -> None:
+    """Draw an animal's shape in fill, centred at (cx, cy) with radius r, turned by turn radians."""
+    shape = ANIMALS[label][0]
     if shape == "circle":
         pen.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
     elif shape == "tall":
@@ -103,7 +111,6 @@ def draw(label: str, rng: random.Random) -> Image.Image:
         w = r * 0.35
         pen.rectangle((cx - r, cy - w, cx + r, cy + w), fill=fill)
         pen.rectangle((cx - w, cy - r, cx + w, cy + r), fill=fill)
-    return image
 
 
 def train(checkpoint: Path, model_cfg: dict[str, Any] = MODEL_CFG, words: list[str] | None = None,

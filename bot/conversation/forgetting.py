@@ -61,11 +61,13 @@ async def forget_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await query.answer()
     elif what == CHAT and await may_change_chat(update, context):
         forgotten = await svc.chats.forget(chat.id)
+        svc.maps.answers.forget_chat(chat.id)  # what "Where?" held in memory
         await query.edit_message_text(replies.chat_forgotten(t, **asdict(forgotten)), parse_mode=ParseMode.HTML)
         await query.answer()
     elif what == ME and chat.type == Chat.PRIVATE:
         player = await svc.chats.forget_player(query.from_user.id)
         await svc.chats.forget(chat.id)  # this private chat's labels and language are the player's too
+        svc.maps.answers.forget_asker(query.from_user.id)
         await query.edit_message_text(replies.player_forgotten(t, **asdict(player)), parse_mode=ParseMode.HTML)
         await query.answer()
     elif what == CHAT:

@@ -33,9 +33,10 @@ async def game(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(now.message, replies.round_running(now.t, seconds_left(running)))
         return
     labels = await now.svc.labels_for(now.chat.id)
-    prediction = await recognise(update, context, target.source, labels, now.t)
-    if prediction is None:
+    recognised = await recognise(update, context, target.source, labels, now.t)
+    if recognised is None:
         return
+    prediction = recognised.prediction
     options, answer = choose_options(prediction, labels, games.rng)
     # The real starter: an anonymous admin or a channel by the chat it posts as, not the id they all share.
     round_id = await storage.open_round(now.chat.id, topic, sender_of(update), tuple(options), answer,
@@ -45,6 +46,7 @@ async def game(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(now.message, replies.round_running(now.t, seconds_left(running) if running else 0))
         return
     games.playing(round_id, target.source)  # classified nowhere else until the reveal
+    games.hold_picture(round_id, recognised.picture, recognised.labels)  # for the reveal's map, until it ends
     games.schedule_end(round_id, games.round_seconds, now.t)  # ends even if the question below is lost
     async with sending_prediction(context):
         sent = await reply(target.source, replies.round_question(now.t, 0),

@@ -12,6 +12,8 @@ from telegram import Chat, ChatMember, ChatMemberRestricted, Message, Update
 from telegram.error import ChatMigrated, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
+from bot.conversation.floods import sender_of
+from bot.conversation.maps import where_keyboard
 from bot.conversation.permissions import may_change_chat
 from bot.conversation.recognition import recognise
 from bot.conversation.services import services
@@ -57,7 +59,9 @@ async def classify_and_answer(now: Turn, context: ContextTypes.DEFAULT_TYPE, sou
     result = await recognise(now.update, context, source, labels, now.t)
     if result is not None:
         async with sending_prediction(context):
-            await reply(source, replies.prediction(now.t, result))
+            sent = await reply(source, replies.prediction(now.t, result.prediction), reply_markup=where_keyboard(now.t))
+        now.svc.maps.answers.hold(now.chat.id, sent.message_id, result.picture, result.labels,
+                                  result.prediction.label, sender_of(now.update))
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from telegram import Message, Update
 from telegram.error import TelegramError
@@ -28,13 +29,26 @@ from classifier import ImageError, LabelsWaiting, Prediction, WorkerBusy, Worker
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Recognised:
+    """A prediction, and the picture it was made from (its file, to download again for "Where?")."""
+
+    prediction: Prediction
+    picture: Picture
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The labels it chose from, most likely first."""
+        return tuple(label for label, _ in self.prediction.ranking)
+
+
 def picture_key(picture: Picture) -> str | None:
     """The worker's key for a Telegram file; None when Telegram gave no file_unique_id."""
     return f"telegram:{picture.file_unique_id}" if picture.file_unique_id else None
 
 
 async def recognise(update: Update, context: ContextTypes.DEFAULT_TYPE, source: Message,
-                    labels: tuple[str, ...] | None, t: Speaker) -> Prediction | None:
+                    labels: tuple[str, ...] | None, t: Speaker) -> Recognised | None:
     """Download and classify the picture in source; on any refusal, answer why and return None.
 
     Used by /classify, plain pictures and the game: every answer quotes source.
@@ -61,8 +75,9 @@ async def recognise(update: Update, context: ContextTypes.DEFAULT_TYPE, source: 
                 await reply(source, replies.picture_in_game(t))
                 return None
             chosen = labels or await svc.labels_for(source.chat_id)
-            return await svc.worker.classify(fetch, chosen, key=picture_key(picture), owner=update.effective_chat.id
-                                             if update.effective_chat else None)
+            return Recognised(await svc.worker.classify(fetch, chosen, key=picture_key(picture),
+                                                        owner=update.effective_chat.id if update.effective_chat
+                                                        else None), picture)
     except (NoPicture, ImageError) as exc:
         metrics.answered(Outcome.REFUSED)
         await reply(source, replies.explained(t, exc))

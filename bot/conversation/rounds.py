@@ -2,7 +2,8 @@
 
 Rounds themselves live in the database (bot/state/storage.py), one open round per chat and forum topic;
 this keeps what only a running bot has: the tasks that end a round on time and show its vote count,
-the language it was started in, and the files of its picture (Telegram's file_unique_id), which are
+the language it was started in, and which Telegram file its picture is (never the picture), so the
+reveal can show where the AI looked; the files of its picture (Telegram's file_unique_id) are
 classified nowhere else while it runs: otherwise the picture forwarded to the bot would give the
 answer away. Open rounds do not outlive the bot (recover() ends them at start), so neither do these.
 Nothing is sent to a chat that blocked or removed the bot.
@@ -20,10 +21,12 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
+from bot.conversation.maps import Maps, where_keyboard
 from bot.state.lifecycle import ChatLife
+from bot.state.options import ChatOption, ChatOptions
 from bot.state.storage import Round, Storage
 from bot.transport.delivery import may_have_arrived
-from bot.transport.pictures import file_ids
+from bot.transport.pictures import Picture, file_ids
 from bot.words import replies
 from bot.words.i18n import DEFAULT_LANGUAGE, Speaker, speaker
 from classifier import Prediction
@@ -76,10 +79,15 @@ def seconds_left(open_round: Round) -> int:
 class Games:
     """Owns the round timers and the edits of round messages; rounds themselves live in the database."""
 
-    def __init__(self, storage: Storage, bot: Bot, round_seconds: float, chats: ChatLife) -> None:
+    def __init__(self, storage: Storage, bot: Bot, round_seconds: float, chats: ChatLife, maps: Maps,
+                 options: ChatOptions) -> None:
         self.storage = storage
         self.bot = bot
         self.chats = chats
+        self.maps = maps
+        self.options = options
+        self._held: dict[int, tuple[Picture, tuple[str, ...]]] = {}  # round -> its file and labels
+        self._map_tasks: set[asyncio.Task[None]] = set()
         self.round_seconds = round_seconds
         self.rng = random.Random()
         self._timers: dict[int, asyncio.Task[None]] = {}
@@ -126,6 +134,10 @@ class Games:
             except TelegramError as exc:  # "message is not modified", or deleted: harmless
                 logger.debug("Vote count of round %d not shown: %s", round_id, exc)
 
+    def hold_picture(self, round_id: int, picture: Picture, labels: tuple[str, ...]) -> None:
+        """Remember the round's file and labels until its reveal, for the map of where the AI looked."""
+        self._held[round_id] = (picture, labels)
+
     def schedule_end(self, round_id: int, delay: float, t: Speaker) -> None:
         """End the round after delay seconds; t is the language it was started in."""
         self._speakers[round_id] = t
@@ -151,30 +163,35 @@ class Games:
             await self.storage.get_language(ended.chat_id) or DEFAULT_LANGUAGE)
         text = replies.reveal(t, ended.options[ended.answer], ended.probability,
                               [v.name for v in votes if v.option == ended.answer], len(votes), restarted)
+        picture = self._held.pop(round_id, None)
         if self.chats.reachable(ended.chat_id):
             async with self._lock(round_id):
-                await self._reveal(ended, text)
+                revealed = await self._reveal(ended, text, where_keyboard(t) if picture else None)
+            if revealed is not None and picture is not None:
+                self._after_reveal(ended, revealed, picture, t)
         else:
             logger.debug("Round %d ended in chat %d, which cannot be reached; not revealed", ended.id, ended.chat_id)
         self._message_locks.pop(round_id, None)
         return True
 
-    async def _reveal(self, ended: Round, text: str) -> None:
+    async def _reveal(self, ended: Round, text: str, markup: InlineKeyboardMarkup | None) -> tuple[int, int] | None:
         """Edit the round's message into the reveal; when it cannot be edited (deleted, or left behind in a
-        group that became a supergroup), send the reveal anew, into the round's topic."""
+        group that became a supergroup), send the reveal anew, into the round's topic. Returns the
+        reveal's (chat id, message id), or None when it may not have arrived."""
         chat_id = ended.chat_id
         try:
             if ended.message_id is not None:
                 try:
                     await self.bot.edit_message_text(text, chat_id=chat_id, message_id=ended.message_id,
-                                                     parse_mode=ParseMode.HTML)
-                    return
+                                                     parse_mode=ParseMode.HTML, reply_markup=markup)
+                    return chat_id, ended.message_id
                 except ChatMigrated as exc:
                     chat_id = exc.new_chat_id
                 except BadRequest as exc:
                     logger.debug("Round %d's message cannot be edited (%s); sending the reveal", ended.id, exc)
-            await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
-                                        message_thread_id=ended.thread_id or None)
+            sent = await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
+                                               message_thread_id=ended.thread_id or None, reply_markup=markup)
+            return chat_id, sent.message_id
         except Forbidden:
             pass  # bot/transport/delivery.py logged it and marked the chat
         except TelegramError as exc:
@@ -182,6 +199,31 @@ class Games:
                 logger.warning("The reveal of round %d may not have reached chat %d: %r", ended.id, chat_id, exc)
             else:
                 logger.exception("Could not reveal round %d in chat %d", ended.id, chat_id)
+        return None
+
+    def _after_reveal(self, ended: Round, revealed: tuple[int, int], picture: tuple[Picture, tuple[str, ...]],
+                      t: Speaker) -> None:
+        """After the reveal is out: any member may now ask where the AI looked, and unless the chat
+        turned it off the map follows at once, in a task of its own, so the reveal never waits for it."""
+        chat_id, message_id = revealed
+        file, labels = picture
+        self.maps.answers.hold(chat_id, message_id, file, labels, ended.options[ended.answer], 0, anyone=True)
+        task = asyncio.get_running_loop().create_task(self._show_map(ended, chat_id, message_id, t),
+                                                      name=f"reveal-map-{ended.id}")
+        self._map_tasks.add(task)
+        task.add_done_callback(self._map_tasks.discard)
+
+    async def _show_map(self, ended: Round, chat_id: int, message_id: int, t: Speaker) -> None:
+        """The map of the AI's answer under the reveal; a failure is logged, never apologised for."""
+        try:
+            held = self.maps.answers.get(chat_id, message_id)
+            if held is None or not await self.options.enabled(chat_id, ChatOption.REVEAL_MAP):
+                return
+            await self.maps.send(chat_id, held, t, message_id, ended.thread_id or None)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the reveal is out; the map is a bonus
+            logger.warning("The map of round %d's reveal was not sent", ended.id, exc_info=True)
 
     async def recover(self) -> None:
         """End the rounds that were open when the bot stopped, so none is left hanging."""
@@ -193,9 +235,10 @@ class Games:
 
     async def stop(self) -> None:
         """Cancel the timers; open rounds stay open in the database and end at the next start."""
-        timers = [*self._timers.values(), *self._count_edits.values()]
+        timers = [*self._timers.values(), *self._count_edits.values(), *self._map_tasks]
         self._timers.clear()
         self._count_edits.clear()
+        self._map_tasks.clear()
         for timer in timers:
             timer.cancel()
         await asyncio.gather(*timers, return_exceptions=True)

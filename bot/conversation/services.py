@@ -1,5 +1,6 @@
 """What the handlers share, owned by the application: settings, the classifier and its worker, storage,
-the rate limits, the running game rounds, the chats' lives and the albums' captions."""
+the rate limits, the running game rounds, the chats' lives, the albums' captions and the answers
+that can still show where the AI looked."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import cast
 from telegram import Chat, Update
 from telegram.ext import ContextTypes
 
+from bot.conversation.maps import Maps
 from bot.conversation.rounds import Games
 from bot.settings import BotSettings
 from bot.state.albums import Albums
@@ -35,6 +37,7 @@ class Services:
     chats: ChatLife
     albums: Albums
     options: ChatOptions
+    maps: Maps
 
     async def labels_for(self, chat_id: int) -> tuple[str, ...]:
         """The chat's label set, or the default one."""

@@ -206,7 +206,8 @@ def privacy(t: Speaker, forget_after_days: int) -> str:
         t("<b>Privacy</b>"),
         t("<b>What I keep</b>, per chat: its labels and language, and for the guessing game its rounds, votes and "
           "scores, with the players' Telegram ids and names. Never a picture: pictures are looked at in memory "
-          "and dropped once answered."),
+          "and dropped once answered; to show where I looked (“Where?”, /where), I download it again from "
+          "Telegram, so for a day I keep in memory only Telegram's id of the file, the labels and who asked."),
         t("<b>Pictures seen before</b>: for each, only its embedding (numbers the model computed from it, not the "
           "picture) under Telegram's id of the file, linked to no chat or user, so the same picture is not looked "
           "at twice; the least recently used are dropped first. /forget leaves them: they belong to no chat."),
@@ -216,6 +217,29 @@ def privacy(t: Speaker, forget_after_days: int) -> str:
         t("<b>How to delete it</b>: /forget deletes everything about this chat (in groups, admins only); "
           "/forget me, in a private chat with me, deletes your name, votes and points in every chat."),
     ))
+
+
+def where_button(t: Speaker) -> str:
+    return t("Where?")
+
+
+def where_caption(t: Speaker, label: str) -> str:
+    """The legend under a map of where the AI looked."""
+    return t("Where I saw <b>{label}</b>: yellow looks most like it, dark purple least (against the other "
+             "labels). I looked only inside the outlined square; the bar below runs from least to most.",
+             label=label_name(t, label))
+
+
+def where_gone(t: Speaker) -> str:
+    return t("I no longer have that picture, so I can't show where I looked; send it again.")
+
+
+def where_not_yours(t: Speaker) -> str:
+    return t("Only the person who asked can see where I looked.")
+
+
+def where_unsupported(t: Speaker) -> str:
+    return t("This model can't show where it looked.")
 
 
 def button_invalid(t: Speaker) -> str:
@@ -297,6 +321,7 @@ def help_text(t: Speaker) -> str:
         t("• /game — reply to a picture (or caption one) to start a round: guess what the AI sees!"),
         t("• /reveal — end your round early. /top — the chat's leaderboard."),
         t("• /language en, ru, uk, es or pt — the chat's language."),
+        t("• Where? under an answer, or /where in reply to it — the picture with where I saw the answer."),
         t("• /settings — this chat's switches; tap one to turn it on or off."),
         t("• /privacy — what I keep and how to delete it: /forget (this chat), /forget me (you, everywhere)."),
         t("• /help — this message."),
@@ -309,6 +334,7 @@ COMMAND_DESCRIPTIONS = (
     ("game", N_("guess what the AI sees (reply to a picture)")),
     ("top", N_("this chat's leaderboard")),
     ("language", N_("the chat's language: en, ru, uk, es or pt")),
+    ("where", N_("where the AI looked (reply to an answer)")),
     ("settings", N_("this chat's switches")),
     ("privacy", N_("what the bot keeps, and how to delete it")),
     ("help", N_("how to use the bot")),

@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -24,6 +25,8 @@ logger = logging.getLogger(__name__)
 # A picture: its bytes, a decoded image, or a coroutine function that fetches the bytes (a download),
 # called only when the picture's embedding is neither cached nor being made for another caller.
 ImageSource = bytes | Image.Image | Callable[[], Awaitable[bytes]]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class PictureDecoder:
@@ -62,6 +65,22 @@ class PictureDecoder:
         finally:
             self.decoding -= 1
             self._on_finished()
+
+    async def view(self, image: ImageSource, side: int) -> tuple[Image.Image, np.ndarray]:
+        """The picture upright, decoded for showing (its short side at least side where it has that
+        many pixels), and prepared for the model: always through Pillow, and not counted in decoding
+        (image batches do not wait for it)."""
+        if not isinstance(image, bytes | Image.Image):
+            image = await image()
+        return await self.run(self._view, image, side)
+
+    async def run(self, work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Picture work (drawing, encoding a JPEG) in a decode thread, off the event loop and the model's thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: work(*args, **kwargs))
+
+    def _view(self, image: bytes | Image.Image, side: int) -> tuple[Image.Image, np.ndarray]:
+        picture = to_rgb(image) if isinstance(image, Image.Image) else decode_image(image, self._limits, side)
+        return picture, self._classifier.prepare(picture)
 
     def _prepare(self, image: bytes | Image.Image) -> np.ndarray | JpegHeader:
         if isinstance(image, Image.Image):

@@ -4,7 +4,8 @@ The rule: pictures and new labels take turns. After an image batch, one chunk of
 runs if a label set is waiting for it; after a chunk, the next image batch if pictures are
 waiting. A chunk is sized to take about as long as a recent image batch, so a chat's new labels
 cost every other chat at most one batch's time per turn, and that chat's pictures wait for their
-own labels only.
+own labels only. A map of where the model looked (one picture's pass, about one batch of one) is
+a side step like a chunk: it runs between image batches, taking turns with text when both wait.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Step(Enum):
 
     IMAGES = "images"  # one image batch
     TEXT = "text"  # one chunk of a waiting label set
+    MAP = "map"  # one picture's map of where the model looked
     WAIT = "wait"  # nothing to do: sleep until a wake-up
     STOP = "stop"  # closing, and every accepted request is answered
 
@@ -35,21 +37,25 @@ class Wake(Enum):
     PICTURE_QUEUED = "picture queued"  # a prepared picture waits for a batch
     DECODE_FINISHED = "decode finished"  # one fewer picture on its way: a batch may close now
     LABELS_QUEUED = "labels queued"  # a label set waits for its new labels
+    MAP_QUEUED = "map queued"  # a picture waits for its map
     CALLER_LEFT = "caller left"  # a request was answered, failed or cancelled
     CLOSING = "closing"  # stop() was called
 
 
 class Scheduler:
-    """Answers "what runs next on the model thread": images and text in turns (module docstring)."""
+    """Answers "what runs next on the model thread": images and side steps (text, maps) in turns
+    (module docstring)."""
 
     def __init__(self) -> None:
         self.last: Step | None = None
+        self._last_side = Step.MAP  # text goes first when text and a map both wait
 
-    def next(self, *, pictures: bool, text: bool, closing: bool, unanswered: int) -> Step:
-        """The next step, given whether pictures and text wait, whether the worker is closing, and
-        how many accepted requests are still unanswered."""
-        if text and (self.last is Step.IMAGES or not pictures):
-            step = Step.TEXT
+    def next(self, *, pictures: bool, text: bool, closing: bool, unanswered: int, maps: bool = False) -> Step:
+        """The next step, given whether pictures, text and maps wait, whether the worker is closing,
+        and how many accepted requests are still unanswered."""
+        if (text or maps) and (self.last is Step.IMAGES or not pictures):
+            step = Step.TEXT if text and (not maps or self._last_side is Step.MAP) else Step.MAP
+            self._last_side = step
         elif pictures:
             step = Step.IMAGES
         elif closing and unanswered == 0:

@@ -17,20 +17,19 @@ from classifier.batching.decoding import ImageSource, PictureDecoder
 from classifier.batching.inference import infer, run_batch
 from classifier.batching.keys import SingleFlight
 from classifier.batching.labeljobs import LabelJobs, LabelsWaiting, Owner, consume, encoded
+from classifier.batching.maps import MapJobs
 from classifier.batching.observer import WorkerObserver
 from classifier.batching.schedule import ChunkSizer, Doorbell, Scheduler, Step, Wake
+from classifier.batching.status import WorkerBusy, WorkerStats, WorkerStopped
+from classifier.model.patchmap import MapUnsupported, supports_maps
 from classifier.pictures.devicedecode import DeviceJpegDecoder, JpegHeader
 from classifier.pictures.images import ImageLimits
+from classifier.pictures.overlay import LONG_SIDE_MAX, Overlay, draw_overlay
 from classifier.zeroshot import LabelsNotCached, Prediction, ZeroShotClassifier
 
 logger = logging.getLogger(__name__)
 
-class WorkerBusy(RuntimeError):
-    """The queue is full; the caller should try again shortly."""
-
-
-class WorkerStopped(RuntimeError):
-    """The worker is stopping or stopped and takes no new requests."""
+__all__ = ["BatchWorker", "WorkerBusy", "WorkerStats", "WorkerStopped"]
 
 
 @dataclass
@@ -39,21 +38,6 @@ class _Request:
     labels: tuple[str, ...] | None  # None: encode only, the answer is the picture's features
     future: asyncio.Future[Prediction | torch.Tensor]
     queued_at: float = 0.0  # perf_counter() when it last joined the queue
-
-
-@dataclass
-class WorkerStats:
-    """Counters for tests, logs and the benchmark."""
-
-    batches: int = 0
-    images: int = 0
-    largest_batch: int = 0
-    text_chunks: int = 0
-    labels_encoded: int = 0  # through the chunked path, the only one the worker takes
-    requeued: int = 0  # pictures sent back because their labels left the text cache before their batch
-    cache_hits: int = 0  # pictures answered from the image-embedding cache
-    joined: int = 0  # pictures answered by another caller's encoding of the same picture key
-    labels_refused: int = 0  # label sets refused because their owner had too many labels waiting
 
 
 class BatchWorker:
@@ -75,6 +59,10 @@ class BatchWorker:
     another caller scores that embedding against its own labels with one small matrix product,
     with no fetching, decoding or encoding. A failure is shared by the callers waiting at the
     time and never kept: the next caller tries again.
+
+    explain() draws where the model saw a label: the picture is fetched and decoded again (never
+    kept), its map runs on the model thread as a step of its own between image batches, and the
+    overlay is drawn in a decode thread.
     """
 
     def __init__(self, classifier: ZeroShotClassifier, limits: ImageLimits, *, observer: WorkerObserver,
@@ -95,6 +83,8 @@ class BatchWorker:
         self._labels = LabelJobs(on_queued=lambda: self._doorbell.ring(Wake.LABELS_QUEUED),
                                  per_owner=labels_waiting_per_owner)
         self._flights = SingleFlight(on_landed=lambda: self._doorbell.ring(Wake.CALLER_LEFT))
+        self.maps = MapJobs(on_queued=lambda: self._doorbell.ring(Wake.MAP_QUEUED))
+        self._square_crop = any("CenterCrop" in type(step).__name__ for step in classifier.picture_steps)
         self._scheduler = Scheduler()
         self._chunks = ChunkSizer()
         self._admitted = 0
@@ -169,12 +159,7 @@ class BatchWorker:
             self.stats.labels_refused += 1
             raise
 
-    async def classify(self, image: ImageSource, labels: Sequence[str], *, key: str | None = None,
-                       owner: Owner = None) -> Prediction:
-        """Classify one picture against labels; raises ImageError, WorkerBusy, WorkerStopped or
-        LabelsWaiting (owner has too many new labels waiting), and whatever fetching the picture
-        raises. With a key, the picture is fetched and encoded only when no embedding of that key is
-        cached or on its way (class docstring); new labels are encoded in owner's turns."""
+    def _admit(self, labels: Sequence[str]) -> None:
         if self._closing or self._task is None:
             raise WorkerStopped("The classifier is not running.")
         if self._admitted >= self.queue_size:
@@ -183,6 +168,40 @@ class BatchWorker:
         if not labels:
             raise ValueError("At least one label is needed.")
         self._admitted += 1
+
+    async def explain(self, image: ImageSource, labels: Sequence[str], label: str, *,
+                      owner: Owner = None) -> Overlay:
+        """The picture with a heat map of where it looks like label rather than the other labels
+        (classifier/model/patchmap.py, classifier/pictures/overlay.py). Raises what classify() raises,
+        and MapUnsupported for a model without patch tokens, before fetching anything."""
+        if label not in labels:
+            raise ValueError(f"The label {label!r} is not among the {len(labels)} labels.")
+        if not supports_maps(self.classifier.clip.model):
+            raise MapUnsupported(f"{self.classifier.clip.identity} cannot show where it looked.")
+        self._admit(labels)
+        try:
+            labels_ready = self._schedule(labels, owner)
+            picture, pixels = await self._decoder.view(image, LONG_SIDE_MAX)
+            while True:
+                await encoded(labels_ready)
+                try:
+                    grid = await self.maps.add(pixels, tuple(labels), label)
+                    break
+                except LabelsNotCached:  # they left the text cache meanwhile: through the chunked path again
+                    self.stats.requeued += 1
+                    labels_ready = self._schedule(labels, owner)
+            return await self._decoder.run(draw_overlay, picture, grid, self._square_crop)
+        finally:
+            self._admitted -= 1
+            self._doorbell.ring(Wake.CALLER_LEFT)
+
+    async def classify(self, image: ImageSource, labels: Sequence[str], *, key: str | None = None,
+                       owner: Owner = None) -> Prediction:
+        """Classify one picture against labels; raises ImageError, WorkerBusy, WorkerStopped or
+        LabelsWaiting (owner has too many new labels waiting), and whatever fetching the picture
+        raises. With a key, the picture is fetched and encoded only when no embedding of that key is
+        cached or on its way (class docstring); new labels are encoded in owner's turns."""
+        self._admit(labels)
         try:
             labels_ready = self._schedule(labels, owner)  # encoding starts while the picture is decoded
             self.observer.labels_looked_up(len(set(labels)) - len(labels_ready), len(labels_ready))
@@ -271,11 +290,14 @@ class BatchWorker:
         while True:
             self._doorbell.reset()  # before reading the state: a ring from now on is not missed
             step = self._scheduler.next(pictures=bool(self._pending), text=self._labels.waiting,
-                                        closing=self._closing, unanswered=self._admitted + len(self._flights))
+                                        closing=self._closing, unanswered=self._admitted + len(self._flights),
+                                        maps=self.maps.waiting)
             if step is Step.IMAGES:
                 await self._run_images(await self._collect_batch())
             elif step is Step.TEXT:
                 await self._run_text_chunk()
+            elif step is Step.MAP:
+                await self.maps.run_next(self.classifier)
             elif step is Step.STOP:
                 return
             else:
