@@ -5,12 +5,16 @@ cached failure), through the command line's path (duplicate files), and the cach
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 from telegram.ext import Application
 
@@ -230,3 +234,60 @@ async def test_the_cache_is_written_in_the_background(tmp_path: Path, patience: 
     assert cache.saves == 1
     cache.close()
     assert cache.saves == 2 and "later" in ImageEmbeddingCache(path, "model A")
+
+
+async def until(condition: Callable[[], bool], patience: float, what: str) -> None:
+    """Poll, with a deadline, for what a thread of the cache does."""
+    deadline = time.monotonic() + 10 * patience
+    while not condition():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("blocked", ["temporary", "target"])
+async def test_a_failed_background_write_is_logged_leaves_no_temporary_file_and_is_retried(
+        tmp_path: Path, patience: float, caplog: pytest.LogCaptureFixture, blocked: str) -> None:
+    """A directory where the temporary file goes (torch's writer raises RuntimeError) or where the
+    file goes (os.replace raises OSError): the writer thread lives on and writes once it can."""
+    path = ImageEmbeddingCache.file_for(tmp_path, "model A")
+    temporary = path.with_suffix(f".tmp{os.getpid()}")
+    blocker = temporary if blocked == "temporary" else path
+    cache = ImageEmbeddingCache(path, "model A", save_interval=0)
+    blocker.mkdir()
+    try:
+        with caplog.at_level(logging.WARNING):
+            cache.put("a", torch.ones(4))
+            await until(lambda: len(caplog.messages) == 1, patience, "the failed write was not logged")
+        [warning] = caplog.messages
+        assert warning.startswith(f"Could not write the image-embedding cache {path}: ")
+        assert "directory" in warning  # what went wrong, named
+        assert [p.name for p in tmp_path.iterdir()] == [blocker.name]  # no temporary file left behind
+        assert cache.saves == 0
+        assert torch.equal(cache.get("a"), torch.ones(4))  # type: ignore[arg-type]  # still served from memory
+        blocker.rmdir()
+        cache.put("b", torch.zeros(4))  # the writer, still alive, writes both at the next change
+        await until(lambda: cache.saves == 1, patience, "the writer did not write after a failed write")
+    finally:
+        cache.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+    saved = torch.load(path, weights_only=True)
+    assert saved["keys"] == ["a", "b"] and saved["identity"] == "model A"
+    assert len(caplog.messages) == 1  # one line for the one failure
+
+
+def test_close_after_a_failed_write_logs_it_and_keeps_the_memory(tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    path = ImageEmbeddingCache.file_for(tmp_path, "model A")
+    cache = ImageEmbeddingCache(path, "model A", save_interval=3600)
+    path.mkdir()  # the file cannot take its place
+    with caplog.at_level(logging.WARNING):
+        cache.put("a", torch.ones(4))
+        cache.close()  # never raises into the shutdown
+        cache.flush()  # still dirty: tried again
+    assert len(caplog.messages) == 2  # close() and flush() tried and failed; the writer had nothing new
+    assert all(m.startswith(f"Could not write the image-embedding cache {path}: ") for m in caplog.messages)
+    assert cache.saves == 0 and "a" in cache
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    path.rmdir()
+    cache.flush()
+    assert cache.saves == 1 and torch.load(path, weights_only=True)["keys"] == ["a"]
