@@ -1,4 +1,5 @@
-"""classifier/text/cache.py: least recently used labels go first, and the file is never half-written."""
+"""classifier/text/cache.py (on classifier/lrustore.py): least recently used labels go first, the file is
+never half-written, and a failed write is logged and tried again."""
 
 from __future__ import annotations
 
@@ -73,10 +74,10 @@ def test_a_restart_reads_the_file_back(tmp_path: Path) -> None:
     first.put_many({"owl": vector(3)})
     first.flush()
     second = TextEmbeddingCache(path, max_entries=2)
-    assert len(second) == 3  # read whole; trimmed at the next put
-    assert torch.equal(second.get("dog"), vector(2))  # type: ignore[arg-type]
+    assert len(second) == 2 and second.get("dog") is None  # the bound holds from the start: dog was oldest
+    assert torch.equal(second.get("cat"), vector(1))  # type: ignore[arg-type]
     second.put_many({"bat": vector(4)})
-    assert second.get("cat") is None and second.get("owl") is None  # cat and owl were used last before dog
+    assert second.get("owl") is None and second.get("cat") is not None  # cat was used since the file
 
 
 def test_no_path_keeps_it_in_memory(tmp_path: Path) -> None:
@@ -96,7 +97,7 @@ def test_a_failed_rewrite_leaves_the_old_file_whole(tmp_path: Path, caplog: pyte
     # the old file stays whole, and the new label is still served from memory.
     blocker = path.with_suffix(f".tmp{os.getpid()}")
     blocker.mkdir()
-    with caplog.at_level(logging.WARNING, logger="classifier.text.cache"):
+    with caplog.at_level(logging.WARNING, logger="classifier.lrustore"):
         cache.put_many({"dog": vector(2)})
     [warning] = caplog.messages
     assert warning.startswith(f"Could not write the text-embedding cache {path}: ")
@@ -115,14 +116,34 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     cache.put_many({"cat": vector(1)})
     (folder / "cache.pt").unlink()
     (folder / "cache.pt").mkdir()  # the rename onto it fails, after the temporary file was written
-    cache.put_many({"dog": vector(2)})
+    cache.put_many({"dog": vector(2)})  # logged, never raised into the encoding
     assert sorted(p.name for p in folder.iterdir()) == ["cache.pt"]
+    assert cache.saves == 1 and cache.get("cat") is not None and cache.get("dog") is not None
+    cache.put_many({"fox": vector(3)})  # still usable in memory; this save fails too
+    assert cache.saves == 1 and len(cache) == 3
+    (folder / "cache.pt").rmdir()
+    cache.put_many({"owl": vector(4)})  # the next save writes everything
+    assert cache.saves == 2 and stored(folder / "cache.pt") == ["cat", "dog", "fox", "owl"]
+    assert sorted(p.name for p in folder.iterdir()) == ["cache.pt"]
+
+
+def test_whatever_torch_raises_while_writing_is_logged_and_retried(tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "cache.pt"
+    cache = TextEmbeddingCache(path, save_interval=0)
+    with caplog.at_level(logging.WARNING, logger="classifier.lrustore"):
+        cache.put_many({"cat": vector(1), "odd": torch.zeros(3)})  # vectors that do not stack
+    [warning] = caplog.messages
+    assert warning.startswith(f"Could not write the text-embedding cache {path}: ")
+    assert cache.saves == 0 and list(tmp_path.iterdir()) == [] and len(cache) == 2
+    cache.put_many({"odd": vector(2)})
+    assert cache.saves == 1 and stored(path) == ["cat", "odd"]
 
 
 def test_a_damaged_file_is_ignored_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "cache.pt"
     path.write_bytes(b"not a cache")
-    with caplog.at_level(logging.WARNING, logger="classifier.text.cache"):
+    with caplog.at_level(logging.WARNING, logger="classifier.lrustore"):
         cache = TextEmbeddingCache(path)
     assert len(cache) == 0
     [warning] = caplog.messages
@@ -140,14 +161,14 @@ def test_a_file_with_anything_but_tensors_is_not_unpickled(tmp_path: Path,
                                                           caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "cache.pt"
     torch.save({"labels": ["cat"], "vectors": torch.zeros(1, 2), "extra": Sneaky()}, path)
-    with caplog.at_level(logging.WARNING, logger="classifier.text.cache"):
+    with caplog.at_level(logging.WARNING, logger="classifier.lrustore"):
         assert len(TextEmbeddingCache(path)) == 0
     assert "Ignoring unreadable text-embedding cache" in caplog.text
 
 
 def test_an_empty_cache_is_written_and_read_back(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "cache.pt"
-    with caplog.at_level(logging.WARNING, logger="classifier.text.cache"):
+    with caplog.at_level(logging.WARNING, logger="classifier.lrustore"):
         TextEmbeddingCache(path, save_interval=0).put_many({})
         assert stored(path) == [] and len(TextEmbeddingCache(path)) == 0
     assert caplog.messages == []
