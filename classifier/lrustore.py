@@ -68,6 +68,10 @@ class LruStore:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def valid_key(self, key: str) -> bool:
+        """Whether a key read from the file is one this store writes (all are, unless a subclass says)."""
+        return True
+
     def __contains__(self, key: str) -> bool:
         return key in self._entries
 
@@ -155,7 +159,10 @@ class LruStore:
                 return
             pairs = list(zip(saved[self.keys_field], saved["vectors"], strict=True))
             for key, vector in pairs[max(0, len(pairs) - self.max_entries):]:  # the most recently used
-                self._entries[key] = vector.clone()  # a storage of its own: eviction frees it
+                if self.valid_key(key):
+                    self._entries[key] = vector.clone()  # a storage of its own: eviction frees it
+                else:  # written by an older toonclip: dropped, and the file is rewritten without it
+                    self._dirty = True
         except Exception as exc:  # a damaged file costs recomputing, never a failed start
             logger.warning("Ignoring unreadable %s %s: %s", self.what, path, exc)
             self._entries.clear()

@@ -139,3 +139,13 @@ def test_the_other_corrected_sentences() -> None:
     assert "настроек: 1," in replies.chat_forgotten(ru, **forgotten)
     assert "налаштувань: 1," in replies.chat_forgotten(uk, **forgotten)
     assert "configurações: 1," in replies.chat_forgotten(pt, **forgotten)
+
+
+def test_rounds_kept_days_agree_with_their_number() -> None:
+    ru, uk = speaker("ru"), speaker("uk")
+    assert "удаляются через 21 день после" in replies.privacy(ru, 30, 21)
+    assert "удаляются через 22 дня после" in replies.privacy(ru, 30, 22)
+    assert "удаляются через 30 дней после" in replies.privacy(ru, 30, 30)
+    assert "видаляються через 101 день після" in replies.privacy(uk, 30, 101)
+    assert "видаляються через 5 днів після" in replies.privacy(uk, 30, 5)
+    assert "deleted 1 day after they end" in replies.privacy(speaker("en"), 30, 1)

@@ -60,16 +60,22 @@ def files_holding(folder: Path, text: str) -> list[Path]:
     return sorted(path for path in folder.rglob("*") if path.is_file() and needle in path.read_bytes())
 
 
-async def test_forget_leaves_the_chats_words_in_no_database_file(bot_settings: BotSettings, fake: FakeTelegram,
-                                                                 samples_dir: Path, tmp_path: Path) -> None:
+async def test_forget_leaves_the_chats_words_in_no_file_the_bot_writes(bot_settings: BotSettings,
+                                                                       fake: FakeTelegram, samples_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    """The database, its write-ahead log and the caches (text and image) hold no label after /forget,
+    while the bot runs and after it stopped."""
     chat = private_chat(ANN)
     async with running_bot(bot_settings) as bot:
         assert (await say(fake, chat, f"/labels {UNIQUE}, fox, dog", by=ANN)).startswith("Labels set")
         await fake.push(chat=chat, **{"from": user(ANN)}, photo=fake.photo([(64, 64, sample(samples_dir, "fox"))]))
         await idle(fake, bot)
-        database = bot_settings.database_path
-        assert files_holding(database.parent, UNIQUE)  # it is there before
+        services_of(bot).classifier.cache.flush()  # the text cache's file holds the new labels now
+        before = files_holding(tmp_path, UNIQUE)  # the database or its log, and nothing else
+        assert before and all(path.name.startswith(bot_settings.database_path.name) for path in before)
         question = await asked(fake, chat, "/forget", by=ANN)
         _, said = await pressed(fake, question, replies.forget_button(EN), ANN)
         assert said is not None and said.startswith("Deleted everything")
-        assert [p for p in files_holding(database.parent, UNIQUE) if p.name.startswith(database.name)] == []
+        assert files_holding(tmp_path, UNIQUE) == []
+        assert list((tmp_path / "cache").glob("text-embeddings-*.pt"))  # the cache was written, without it
+    assert files_holding(tmp_path, UNIQUE) == []

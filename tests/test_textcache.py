@@ -18,9 +18,32 @@ def vector(n: float) -> torch.Tensor:
     return torch.tensor([n, n + 0.5])
 
 
+WORDS = ("cat", "dog", "fox", "owl", "bat", "odd", "a", "b", "c", "d")
+
+
 def stored(path: Path) -> list[str]:
-    """The labels in the cache file, in its order (least recently used first)."""
-    return list(torch.load(path, weights_only=True)["labels"])
+    """The labels in the cache file, in its order (least recently used first), recognised from their
+    hashes: the file holds no label's text."""
+    names = {TextEmbeddingCache.key(word): word for word in WORDS}
+    return [names[key] for key in torch.load(path, weights_only=True)["labels"]]
+
+
+def test_the_file_holds_hashes_never_a_labels_text(tmp_path: Path) -> None:
+    path = tmp_path / "cache.pt"
+    cache = TextEmbeddingCache(path, save_interval=0)
+    cache.put_many({"quokkaroo": vector(1), "лиса": vector(2)})
+    assert b"quokkaroo" not in path.read_bytes() and "лиса".encode() not in path.read_bytes()
+    assert TextEmbeddingCache(path).get("quokkaroo") is not None and "лиса" in TextEmbeddingCache(path)
+    assert TextEmbeddingCache.key("лиса") != TextEmbeddingCache.key("лиса ")  # the text exactly
+
+
+def test_an_older_file_keyed_by_text_is_read_without_it_and_rewritten(tmp_path: Path) -> None:
+    path = tmp_path / "cache.pt"
+    torch.save({"labels": ["quokkaroo"], "vectors": torch.stack([vector(1)])}, path)
+    cache = TextEmbeddingCache(path, save_interval=0)
+    assert len(cache) == 0 and cache.get("quokkaroo") is None
+    cache.flush()
+    assert b"quokkaroo" not in path.read_bytes() and stored(path) == []
 
 
 def test_the_least_recently_used_labels_go_first(tmp_path: Path) -> None:

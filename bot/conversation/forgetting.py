@@ -79,4 +79,5 @@ async def forget_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """What the bot keeps, for how long, who sees it, how to delete it: /privacy."""
     if (now := await turn(update, context)) is not None:
-        await reply(now.message, replies.privacy(now.t, now.svc.settings.forget_after_days))
+        await reply(now.message, replies.privacy(now.t, now.svc.settings.forget_after_days,
+                                                 round(now.svc.settings.rounds_keep_days)))

@@ -193,7 +193,7 @@ def player_forgotten(t: Speaker, *, votes: int, points: int, chats: int) -> str:
              votes=votes, points=points, chats=chats)
 
 
-def privacy(t: Speaker, forget_after_days: int) -> str:
+def privacy(t: Speaker, forget_after_days: int, rounds_keep_days: int = 30) -> str:
     """/privacy: what is kept, for how long, who sees it and how to delete it, on one screen."""
     if forget_after_days:
         kept = t.plural("When I am removed from a group or blocked, what I keep about that chat is deleted "
@@ -213,9 +213,14 @@ def privacy(t: Speaker, forget_after_days: int) -> str:
           "at twice; the least recently used are dropped first. /forget leaves them: they belong to no chat."),
         t("<b>Who sees it</b>: the chat's members see its labels and leaderboard; the bot's owner can read "
           "the database. Nobody else."),
-        t("<b>For how long</b>: until it is deleted.") + " " + kept,
+        " ".join((t("<b>For how long</b>: until it is deleted."), kept, t.plural(
+            "Finished game rounds and their votes are deleted {n} day after they end; scores stay.",
+            "Finished game rounds and their votes are deleted {n} days after they end; scores stay.",
+            rounds_keep_days))),
         t("<b>How to delete it</b>: /forget deletes everything about this chat (in groups, admins only); "
-          "/forget me, in a private chat with me, deletes your name, votes and points in every chat."),
+          "/forget me, in a private chat with me, deletes your name, votes and points in every chat. Nothing "
+          "deleted stays in my files: labels are cached only as numbers under a hash of their text, and "
+          "deleted rows are overwritten."),
     ))
 
 
