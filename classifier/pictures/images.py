@@ -31,6 +31,11 @@ logger = logging.getLogger(__name__)
 
 pillow_heif.register_heif_opener()  # HEIC/HEIF, what iPhones send as files
 Image.init()  # load every plugin, so that the accepted ones below are registered
+# Pillow allocates a picture in blocks of this size (16 MB by default). glibc keeps freed chunks under
+# 32 MB in the freeing thread's arena, so each decode thread kept a big picture's memory after it was
+# done (six 7000×7000 pictures through four threads, one at a time: 772 MB at the peak instead of
+# 200). Blocks of 64 MB are mapped and unmapped on their own: freed, they go back to the system.
+Image.core.set_block_size(64 * 2**20)
 # Pillow warns (UserWarning) about corrupt metadata in user files; that is the files' business, not the log's.
 warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 
