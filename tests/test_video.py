@@ -23,8 +23,8 @@ from classifier import (
     NotAnImage,
     ZeroShotClassifier,
     decode_image,
-    video,
 )
+from classifier.pictures import video
 from tests import pictures
 
 ROOT = Path(__file__).resolve().parent.parent

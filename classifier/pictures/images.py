@@ -115,7 +115,10 @@ def _decode(data: bytes, limits: ImageLimits, target_size: int | None, budget: D
     with budget.reserved(needed):
         image.load()
         orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
-        return shrink_to_rgb(image, shrink, orientation)
+        picture = shrink_to_rgb(image, shrink, orientation)
+        if picture is not image:
+            image.close()  # its pixels freed before the reservation is given back
+    return picture
 
 
 def _refused_format(data: bytes) -> str | None:
