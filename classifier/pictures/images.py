@@ -1,7 +1,8 @@
 """Safe, fast image decoding: from untrusted bytes to an RGB picture the model can read.
 
-Pictures go through Pillow's plugins for the accepted formats only; MP4, MOV, WebM and MKV files,
-told by their magic bytes, give one frame through classifier/pictures/video.py.
+Pictures go through Pillow's plugins for the accepted formats only, each within the decode-memory
+budget (classifier/pictures/budget.py) and shrunk as early as its format allows; MP4, MOV, WebM and
+MKV files, told by their magic bytes, give one frame through classifier/pictures/video.py.
 """
 
 from __future__ import annotations
