@@ -44,7 +44,8 @@ def create_classifier(settings: ClassifierSettings, *, keep_pictures: bool = Tru
 
 
 def image_limits(settings: ClassifierSettings) -> ImageLimits:
-    return ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
+    return ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels,
+                       max_decode_bytes=settings.max_decode_bytes)
 
 
 def create_worker(settings: ClassifierSettings, classifier: ZeroShotClassifier,

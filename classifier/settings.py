@@ -60,6 +60,7 @@ class ClassifierSettings:
     image_cache_entries: int = DEFAULT_IMAGE_CACHE_ENTRIES  # pictures' embeddings (about 100 MB for a ViT-B)
     max_image_bytes: int = 20 * 1024 * 1024
     max_image_pixels: int = 50_000_000
+    max_decode_bytes: int = 300 * 2**20  # decode memory shared by every decode thread
     batch_max_size: int = 0  # 0: default_batch_size(device)
     batch_max_wait_ms: float = 10.0
     queue_size: int = 0  # 0: at least 256, and four batches
@@ -97,6 +98,8 @@ class ClassifierSettings:
             max_image_pixels=int(
                 get.number("MAX_IMAGE_MEGAPIXELS", defaults.max_image_pixels / 1e6, float, 0.001) * 1e6
             ),
+            max_decode_bytes=int(get.number("DECODE_MEMORY_MB", defaults.max_decode_bytes / 2**20, float, 1)
+                                 * 2**20),
             batch_max_size=get.number("BATCH_MAX_SIZE", 0, int, 1),
             batch_max_wait_ms=get.number("BATCH_MAX_WAIT_MS", defaults.batch_max_wait_ms, float, 0),
             queue_size=get.number("QUEUE_SIZE", 0, int, 1),

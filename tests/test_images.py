@@ -173,7 +173,7 @@ def test_one_pixel_wide_pictures_decode(size: tuple[int, int]) -> None:
     assert decode_image(pictures.encode(Image.new("RGB", size, (200, 0, 0)), "PNG"), LIMITS).size == size
 
 
-def test_draft_mode_only_for_jpegs_twice_the_target() -> None:
+def test_draft_for_jpegs_and_whole_factors_for_the_rest_twice_the_target() -> None:
     def jpeg(side: int) -> bytes:
         return pictures.encode(pictures.half_and_half((side, side)), "JPEG")
 
@@ -181,7 +181,10 @@ def test_draft_mode_only_for_jpegs_twice_the_target() -> None:
     assert decode_image(jpeg(127), LIMITS, target_size=64).size == (127, 127)  # under 2x: whole
     assert decode_image(jpeg(190), LIMITS, target_size=64).size == (95, 95)
     png = pictures.encode(pictures.half_and_half((256, 256)), "PNG")
-    assert decode_image(png, LIMITS, target_size=64).size == (256, 256)  # draft is a JPEG feature
+    # Draft is a JPEG feature; other formats are reduced by a whole factor, never under twice the target.
+    assert decode_image(png, LIMITS, target_size=64).size == (128, 128)
+    assert decode_image(pictures.encode(pictures.half_and_half((255, 300)), "PNG"), LIMITS, 64).size == (255, 300)
+    assert decode_image(pictures.encode(pictures.half_and_half((640, 1000)), "PNG"), LIMITS, 64).size == (128, 200)
 
 
 @pytest.mark.parametrize("mode", ["I;16", "I;16L", "I;16B", "I;16N", "I"])

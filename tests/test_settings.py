@@ -16,6 +16,7 @@ def test_defaults() -> None:
     assert "this is a painting of cartoon {}." in settings.templates == DEFAULT_TEMPLATES
     assert settings.max_image_bytes == 20 * 2**20 and settings.max_image_pixels == 50_000_000
     assert settings.image_cache_entries == 50_000  # 512 float32 each: about 100 MB
+    assert settings.max_decode_bytes == 300 * 2**20
 
 
 def test_values_are_read_and_cast() -> None:
@@ -23,8 +24,9 @@ def test_values_are_read_and_cast() -> None:
         "CLIP_MODEL": "ViT-B-32", "CLIP_PRETRAINED": "openai", "CLIP_PRECISION": "BF16",
         "CLIP_TEMPLATES": "a {} | a drawing of {}", "DEFAULT_LABELS": "owl, bat",
         "BATCH_MAX_SIZE": "8", "BATCH_MAX_WAIT_MS": "2.5", "MAX_IMAGE_MB": "5", "CACHE_DIR": "/tmp/x",
-        "IMAGE_CACHE_ENTRIES": "300",
+        "IMAGE_CACHE_ENTRIES": "300", "DECODE_MEMORY_MB": "150",
     })
+    assert settings.max_decode_bytes == 150 * 2**20
     assert settings.image_cache_entries == 300
     assert settings.precision == "bf16"
     assert settings.templates == ("a {}", "a drawing of {}")
@@ -37,6 +39,7 @@ def test_values_are_read_and_cast() -> None:
 @pytest.mark.parametrize(("env", "message"), [
     ({"BATCH_MAX_SIZE": "lots"}, "BATCH_MAX_SIZE must be a whole number, not 'lots'"),
     ({"QUEUE_SIZE": "0"}, "QUEUE_SIZE must be at least 1"),
+    ({"DECODE_MEMORY_MB": "0.5"}, "DECODE_MEMORY_MB must be at least 1"),
     ({"IMAGE_CACHE_ENTRIES": "0"}, "IMAGE_CACHE_ENTRIES must be at least 1"),
     ({"CLIP_PRECISION": "fp8"}, "CLIP_PRECISION must be one of"),
     ({"CLIP_TEMPLATES": "no placeholder"}, "exactly one"),

@@ -1,6 +1,7 @@
 """Pictures prepared for a batch: fetched when they are a fetch, then decoded, resized and cropped in
-a few decode threads, in parallel with each other and with the model. JPEGs may instead be checked
-from their header here and decoded with their batch on the model's device."""
+a few decode threads, in parallel with each other and with the model, within one budget of decode
+memory they all share. JPEGs may instead be checked from their header here and decoded with their
+batch on the model's device."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from PIL import Image
 
 from classifier.batching.inference import InternalError
 from classifier.batching.observer import WorkerObserver
+from classifier.pictures.budget import DecodeBudget
 from classifier.pictures.devicedecode import DeviceJpegDecoder, JpegHeader, read_jpeg_header
 from classifier.pictures.images import ImageError, ImageLimits, decode_image, to_rgb
 from classifier.zeroshot import ZeroShotClassifier
@@ -30,7 +32,8 @@ R = TypeVar("R")
 
 
 class PictureDecoder:
-    """Owns the decode threads and counts the pictures in them (the worker's batch waits for those)."""
+    """Owns the decode threads and their one memory budget (limits.max_decode_bytes, however many
+    threads), and counts the pictures in them (the worker's batch waits for those)."""
 
     def __init__(self, classifier: ZeroShotClassifier, limits: ImageLimits, observer: WorkerObserver,
                  threads: int, on_device: bool, on_finished: Callable[[], None]) -> None:
@@ -39,6 +42,7 @@ class PictureDecoder:
         self._observer = observer
         self._on_finished = on_finished
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="toonclip-decode")
+        self.budget = DecodeBudget(limits.max_decode_bytes)
         # JPEGs decoded in batches on the model's device (nvjpeg on a GPU); the rest through Pillow.
         self.device_decoder = (DeviceJpegDecoder(classifier.clip.device, classifier.picture_steps)
                                if on_device else None)
@@ -88,5 +92,5 @@ class PictureDecoder:
         elif self.device_decoder is not None and (header := read_jpeg_header(image, self._limits)):
             return header  # checked from its header here; decoded with its batch on the device
         else:
-            picture = decode_image(image, self._limits, self._classifier.image_size)
+            picture = decode_image(image, self._limits, self._classifier.image_size, self.budget)
         return self._classifier.prepare(picture)

@@ -1,7 +1,8 @@
 """Safe, fast image decoding: from untrusted bytes to an RGB picture the model can read.
 
-Pictures go through Pillow's plugins for the accepted formats only; MP4, MOV, WebM and MKV files,
-told by their magic bytes, give one frame through classifier/pictures/video.py.
+Pictures go through Pillow's plugins for the accepted formats only, each within the decode-memory
+budget (classifier/pictures/budget.py) and shrunk as early as its format allows; MP4, MOV, WebM and
+MKV files, told by their magic bytes, give one frame through classifier/pictures/video.py.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import io
 import logging
 import warnings
 
-import numpy as np
 import pillow_heif
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from classifier.messages import whole_if_possible
+from classifier.pictures.budget import DecodeBudget
+from classifier.pictures.footprint import plan_shrink, worst_case_bytes
 from classifier.pictures.refusals import (
     FORMAT_NAMES,
     DamagedImage,
@@ -23,12 +25,18 @@ from classifier.pictures.refusals import (
     ImageTooLarge,
     NotAnImage,
 )
+from classifier.pictures.rgb import shrink_to_rgb, to_rgb
 from classifier.pictures.video import container_format, decode_frame
 
 logger = logging.getLogger(__name__)
 
 pillow_heif.register_heif_opener()  # HEIC/HEIF, what iPhones send as files
 Image.init()  # load every plugin, so that the accepted ones below are registered
+# Pillow allocates a picture in blocks of this size (16 MB by default). glibc keeps freed chunks under
+# 32 MB in the freeing thread's arena, so each decode thread kept a big picture's memory after it was
+# done (six 7000×7000 pictures through four threads, one at a time: 772 MB at the peak instead of
+# 200). Blocks of 64 MB are mapped and unmapped on their own: freed, they go back to the system.
+Image.core.set_block_size(64 * 2**20)
 # Pillow warns (UserWarning) about corrupt metadata in user files; that is the files' business, not the log's.
 warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 
@@ -36,7 +44,8 @@ warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 # parser runs on them, and an EPS never reaches Ghostscript. HEIF is pillow-heif's plugin.
 ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF", "HEIF")
 _OPEN_FORMATS = tuple(name for name in ACCEPTED_FORMATS if name in Image.OPEN)
-_WHITE = (255, 255, 255)
+__all__ = ["ACCEPTED_FORMATS", "DamagedImage", "ImageError", "ImageLimits", "ImageTooLarge", "NotAnImage",
+           "decode_image", "to_rgb", "too_many_pixels"]
 
 
 def _megabytes(n: int) -> float:
@@ -50,12 +59,17 @@ def too_many_pixels(width: int, height: int, limits: ImageLimits) -> ImageTooLar
                          limit=whole_if_possible(limits.max_pixels / 1e6))
 
 
-def decode_image(data: bytes, limits: ImageLimits, target_size: int | None = None) -> Image.Image:
+def decode_image(data: bytes, limits: ImageLimits, target_size: int | None = None,
+                 budget: DecodeBudget | None = None) -> Image.Image:
     """Decode untrusted bytes into an upright RGB image, or raise ImageError.
 
-    Limits are checked from the header before pixels are decoded. With target_size,
-    JPEGs much larger than it are decoded at a reduced scale (draft mode), which is
-    several times faster and never smaller than target_size on the short side.
+    Limits are checked from the header before pixels are decoded, and the picture's worst-case
+    memory (classifier/pictures/footprint.py) is reserved from budget (shared by the decode
+    threads; by default one of its own of limits.max_decode_bytes) before it is decoded: a picture
+    that could never fit is refused. With target_size, pictures shrink as early as they can, never
+    below twice target_size on the short side: JPEGs are decoded at a reduced scale (draft mode,
+    never below target_size), others reduced by a whole factor a strip at a time while they are
+    converted to RGB, and very long strips trimmed to their centre (classifier/pictures/crop.py).
     """
     if len(data) > limits.max_bytes:
         raise ImageTooLarge("The file is {size} MB; the limit is {limit} MB.",
@@ -63,7 +77,7 @@ def decode_image(data: bytes, limits: ImageLimits, target_size: int | None = Non
     if not data:
         raise NotAnImage("The file is empty.")
     try:
-        return _decode(data, limits, target_size)
+        return _decode(data, limits, target_size, budget or DecodeBudget(limits.max_decode_bytes))
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -74,7 +88,7 @@ def decode_image(data: bytes, limits: ImageLimits, target_size: int | None = Non
         raise DamagedImage("The picture is truncated or damaged and cannot be read.") from exc
 
 
-def _decode(data: bytes, limits: ImageLimits, target_size: int | None) -> Image.Image:
+def _decode(data: bytes, limits: ImageLimits, target_size: int | None, budget: DecodeBudget) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data), formats=_OPEN_FORMATS)
     except UnidentifiedImageError:
@@ -86,16 +100,26 @@ def _decode(data: bytes, limits: ImageLimits, target_size: int | None) -> Image.
                              format=known, formats=FORMAT_NAMES) from None
         raise NotAnImage("This file is not a picture I can read; send a {formats} image.",
                          formats=FORMAT_NAMES) from None
-    width, height = image.size
+    width, height = full_size = image.size
     if width < 1 or height < 1:
         raise DamagedImage("The picture has no pixels.")
     if width * height > limits.max_pixels:
         raise too_many_pixels(width, height, limits)
     if target_size and image.format == "JPEG" and min(width, height) >= 2 * target_size:
         image.draft("RGB", (target_size, target_size))
-    image.load()
-    ImageOps.exif_transpose(image, in_place=True)  # in place: no copy of an upright picture
-    return to_rgb(image)
+    shrink = plan_shrink(image.size, target_size)
+    needed = worst_case_bytes(image, data, full_size, shrink)
+    if not budget.fits(needed):
+        raise ImageTooLarge("The picture is {width}×{height} and would take {needed} MB of memory to read; "
+                            "the limit is {limit} MB.", width=width, height=height,
+                            needed=round(needed / 2**20), limit=round(budget.total / 2**20))
+    with budget.reserved(needed):
+        image.load()
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+        picture = shrink_to_rgb(image, shrink, orientation)
+        if picture is not image:
+            image.close()  # its pixels freed before the reservation is given back
+    return picture
 
 
 def _refused_format(data: bytes) -> str | None:
@@ -112,27 +136,3 @@ def _refused_format(data: bytes) -> str | None:
         except Exception:  # a prefix check that chokes on a short prefix: no verdict
             continue
     return None
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Any mode to RGB: transparency onto white, 16-bit scaled down, CMYK and palettes converted."""
-    mode = image.mode
-    if mode in {"I;16", "I;16L", "I;16B", "I;16N", "I"}:
-        pixels = np.asarray(image, dtype=np.uint32)
-        # 16-bit data: keep the high byte. 32-bit 'I' from a 16-bit PNG holds 0..65535 too.
-        image = Image.fromarray((pixels >> 8).clip(0, 255).astype(np.uint8), mode="L")
-    elif mode == "F":
-        pixels = np.asarray(image, dtype=np.float32)
-        lo, hi = float(pixels.min()), float(pixels.max())
-        scale = 255.0 / (hi - lo) if hi > lo else 0.0
-        image = Image.fromarray(((pixels - lo) * scale).astype(np.uint8), mode="L")
-    if image.mode == "La":  # premultiplied grey and alpha: Pillow converts it to LA only
-        image = image.convert("LA")
-    has_alpha = image.mode in {"RGBA", "LA", "PA", "RGBa"} or "transparency" in image.info
-    if has_alpha:
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (*_WHITE, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    if image.mode != "RGB":
-        return image.convert("RGB")
-    return image

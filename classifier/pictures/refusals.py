@@ -19,7 +19,7 @@ class NotAnImage(ImageError):
 
 
 class ImageTooLarge(ImageError):
-    """The file or its pixel count is over a limit."""
+    """The file, its pixel count or the memory decoding it would take is over a limit."""
 
 
 class DamagedImage(ImageError):
@@ -32,3 +32,6 @@ class ImageLimits:
 
     max_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 50_000_000
+    # Decode memory shared by every decode thread (classifier/pictures/budget.py); a picture whose
+    # worst case is more is refused.
+    max_decode_bytes: int = 300 * 1024 * 1024
