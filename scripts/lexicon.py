@@ -87,12 +87,17 @@ GENERIC: dict[str, str] = {
 # An emoji's name with one of these words names a face, not the animal (морда лисицы, cara de tigre).
 FACE_WORDS = {"ru": {"морда", "голова"}, "uk": {"морда", "голова", "обличчя", "рило"}, "es": {"cara", "cabeza"},
               "pt": {"rosto", "cara", "cabeça"}}
-# Names added by hand, taken like the catalogs' (a word CLDR gives only to another emoji's keywords).
+# Names added by hand, taken like the catalogs': a word CLDR gives only to another emoji's keywords or to
+# two emoji at once, and the diminutives classifier/text/language.py knows.
 EXTRA: dict[str, dict[str, tuple[str, ...]]] = {
     "ru": {"polar bear": ("белый медведь",), "camel": ("верблюд",)},
-    "uk": {"cat": ("кішка",), "camel": ("верблюд",), "rat": ("пацюк",), "chick": ("курча",), "bird": ("пташка",)},
-    "es": {"caterpillar": ("oruga",), "camel": ("camello",), "dog": ("perrito",), "chicken": ("pollo",)},
-    "pt": {"cat": ("gata",), "bird": ("passarinho",), "dog": ("cão",)},
+    "uk": {"cat": ("кішка", "кошеня"), "camel": ("верблюд",), "rat": ("пацюк",), "chick": ("курча",),
+           "bird": ("пташка",), "duck": ("качечка",), "mouse": ("мишка",), "fish": ("рибка",), "pig": ("свинка",),
+           "dog": ("цуценя",)},
+    "es": {"caterpillar": ("oruga",), "camel": ("camello",), "dog": ("perrito",), "chicken": ("pollo",),
+           "cat": ("gatito",), "bear": ("osito",), "duck": ("patito",), "pig": ("cerdito",)},
+    "pt": {"cat": ("gata",), "bird": ("passarinho",), "dog": ("cão", "cachorrinho"), "duck": ("patinho",),
+           "pig": ("porquinho",), "bear": ("ursinho",), "frog": ("rã",)},
 }
 HEADER = """\
 # Common animals' names and the English name an English-only model reads them by (classifier/text/lexicon.py).
