@@ -1,4 +1,5 @@
-"""Zero-shot classification: label embeddings from prompt ensembles, and scoring."""
+"""Zero-shot classification: label embeddings from prompt ensembles (a label in another language read
+through its English name by an English-only model), and scoring."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from classifier.model.patchmap import patch_embeddings
 from classifier.pictures.cache import ImageEmbeddingCache
 from classifier.pictures.crop import MAX_ASPECT, trim_extreme_aspect
 from classifier.text.cache import TextEmbeddingCache
+from classifier.text.lexicon import english_name
 from classifier.text.prompts import expand, templates_for
 
 
@@ -150,34 +152,48 @@ class ZeroShotClassifier:
         """An RGB image to the model's input tensor (3, S, S), float32, on the CPU."""
         return self.to_batch([self.prepare(image)])[0].cpu()
 
+    def reading(self, label: str) -> str:
+        """The text the model reads for a label, and the text cache's key for it: a label the lexicon
+        knows in another language (zorro, лисиця) by its English name (fox) when the model reads English
+        only; any other label, and every label of a multilingual model, as it is. Reading a reading
+        gives it back unchanged. The answer still names the label as the chat wrote it."""
+        if self.clip.multilingual:
+            return label
+        return english_name(label) or label
+
     def missing(self, labels: Sequence[str]) -> list[str]:
-        """The labels whose embeddings are not cached yet, each once, in order. Safe in any thread."""
-        return [label for label in dict.fromkeys(labels) if self.cache.get(label) is None]
+        """The readings (see reading) of labels whose embeddings are not cached yet, each once, in
+        order: what encode_labels must be given. Safe in any thread."""
+        readings = dict.fromkeys(self.reading(label) for label in labels)
+        return [text for text in readings if self.cache.get(text) is None]
 
     def encode_labels(self, labels: Sequence[str]) -> None:
-        """Encode labels through every template and cache them. Model thread only."""
-        if labels:
+        """Encode labels (or their readings) through every template and cache them. Model thread only."""
+        texts = list(dict.fromkeys(self.reading(label) for label in labels))
+        if texts:
             with self._encode_lock:
-                self.cache.put_many(self._encode(list(labels)))
+                self.cache.put_many(self._encode(texts))
 
     def label_embeddings(self, labels: Sequence[str]) -> torch.Tensor:
         """(L, D) normalised embeddings: the renormalised mean of each label's template embeddings."""
-        found = {label: self.cache.get(label) for label in labels}
-        missing = [label for label, vector in found.items() if vector is None]
+        texts = [self.reading(label) for label in labels]
+        found = {text: self.cache.get(text) for text in texts}
+        missing = [text for text, vector in found.items() if vector is None]
         if missing:
             with self._encode_lock:
                 new = self._encode(missing)
             self.cache.put_many(new)
             found.update(new)
-        return torch.stack([found[label] for label in labels])  # type: ignore[misc]
+        return torch.stack([found[text] for text in texts])  # type: ignore[misc]
 
-    def _encode(self, labels: list[str]) -> dict[str, torch.Tensor]:
-        per_label = [expand(label, templates_for(label, self.templates)) for label in labels]
-        features = self.clip.encode_texts([s for sentences in per_label for s in sentences])
-        groups = features.split([len(sentences) for sentences in per_label])
-        self.encoded_labels += len(labels)
-        return {label: torch.nn.functional.normalize(group.mean(dim=0), dim=-1)
-                for label, group in zip(labels, groups, strict=True)}
+    def _encode(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        """Readings to their embeddings, each the mean over its language's templates."""
+        per_text = [expand(text, templates_for(text, self.templates)) for text in texts]
+        features = self.clip.encode_texts([s for sentences in per_text for s in sentences])
+        groups = features.split([len(sentences) for sentences in per_text])
+        self.encoded_labels += len(texts)
+        return {text: torch.nn.functional.normalize(group.mean(dim=0), dim=-1)
+                for text, group in zip(texts, groups, strict=True)}
 
     def score(self, image_features: torch.Tensor, labels: Sequence[str]) -> Prediction:
         """One image's (D,) features against a label set."""
@@ -194,9 +210,10 @@ class ZeroShotClassifier:
 
     def score_cached(self, image_features: torch.Tensor, labels: Sequence[str]) -> list[Prediction]:
         """score_many for labels that must be cached already: never encodes text (the worker's image
-        batches call it); raises LabelsNotCached naming those that are not."""
-        found = [self.cache.get(label) for label in labels]
-        missing = [label for label, vector in zip(labels, found, strict=True) if vector is None]
+        batches call it); raises LabelsNotCached naming the readings that are not."""
+        texts = [self.reading(label) for label in labels]
+        found = [self.cache.get(text) for text in texts]
+        missing = [text for text, vector in zip(texts, found, strict=True) if vector is None]
         if missing:
             raise LabelsNotCached(missing)
         return self._rank(image_features, torch.stack(found), labels)  # type: ignore[arg-type]

@@ -1,9 +1,11 @@
 """Whether an English-only model will read a chat's labels poorly: mostly another script, or plainly
-Spanish or Portuguese.
+Spanish or Portuguese, and not in the lexicon.
 
 Scripts are told by Unicode letter names (Latin or not). Spanish and Portuguese are told as the
 classifier tells them for its templates (`classifier/text/language.py`): letters and marks only they
-use (ñ ¿ ¡ ã õ ç) or a common animal's name in either language (gato, perro, raposa, leão, …).
+use (ñ ¿ ¡ ã õ ç) or a common animal's name in either language (gato, perro, raposa, leão, …). A label
+the lexicon knows (лиса, лисиця, zorro, raposa: `classifier/text/lexicon.py`) is read well: the model
+reads it through its English name.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import unicodedata
 
 from classifier.text.language import written_in
+from classifier.text.lexicon import english_name
 
 ROMANCE = frozenset({"es", "pt"})
 
@@ -32,6 +35,12 @@ def is_spanish_or_portuguese(label: str) -> bool:
     return is_latin(label) and written_in(label) in ROMANCE
 
 
+def read_poorly(label: str) -> bool:
+    """Whether an English-only model reads a label poorly: in another script, or plainly Spanish or
+    Portuguese, and not a name the lexicon reads through English."""
+    return (not is_latin(label) or is_spanish_or_portuguese(label)) and english_name(label) is None
+
+
 def mostly_not_english(labels: tuple[str, ...]) -> bool:
-    """Whether most labels are in another script, or plainly Spanish or Portuguese."""
-    return 2 * sum(not is_latin(label) or is_spanish_or_portuguese(label) for label in labels) > len(labels)
+    """Whether an English-only model reads most labels poorly (read_poorly)."""
+    return 2 * sum(read_poorly(label) for label in labels) > len(labels)

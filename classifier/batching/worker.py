@@ -204,7 +204,8 @@ class BatchWorker:
         self._admit(labels)
         try:
             labels_ready = self._schedule(labels, owner)  # encoding starts while the picture is decoded
-            self.observer.labels_looked_up(len(set(labels)) - len(labels_ready), len(labels_ready))
+            distinct = len({self.classifier.reading(label) for label in labels})
+            self.observer.labels_looked_up(distinct - len(labels_ready), len(labels_ready))
             if key is not None:
                 return await self._rank(await self._features(key, image), tuple(labels), labels_ready, owner)
             pixels = await self._decoder.prepare(image)
