@@ -235,8 +235,9 @@ class ZeroShotClassifier:
         """Where a prepared picture looks like label: (rows, columns) float32, each patch's probability
         of label against the other labels (a softmax per patch, as MaskCLIP labels each pixel).
         Model thread only; raises LabelsNotCached, and MapUnsupported for a model without patch tokens."""
-        found = [self.cache.get(name) for name in labels]
-        missing = [name for name, vector in zip(labels, found, strict=True) if vector is None]
+        texts = [self.reading(name) for name in labels]
+        found = [self.cache.get(text) for text in texts]
+        missing = [text for text, vector in zip(texts, found, strict=True) if vector is None]
         if missing:
             raise LabelsNotCached(missing)
         pixels = self.to_batch([picture]).to(dtype=self.clip.dtype)

@@ -90,6 +90,16 @@ def test_the_map_has_one_value_per_patch_in_the_model_s_grid(classifier: ZeroSho
     assert np.allclose(sum(grids), 1.0, atol=1e-3)  # a softmax over the labels, patch by patch
 
 
+def test_labels_in_the_reader_s_language_map_as_their_english_names(classifier: ZeroShotClassifier) -> None:
+    """An English-only model reads zorro as fox (the lexicon): its map is fox's map, not a wait for an
+    embedding that is never kept under "zorro"."""
+    classifier.label_embeddings(("zorro", "oso", "pato"))
+    picture = classifier.prepare(placed([("fox", 3)], random.Random(0)))
+    ours = classifier.executor.submit(classifier.patch_map, picture, ("zorro", "oso", "pato"), "zorro").result()
+    english = classifier.executor.submit(classifier.patch_map, picture, ("fox", "bear", "duck"), "fox").result()
+    assert np.allclose(ours, english)
+
+
 def test_a_model_without_patch_tokens_is_refused() -> None:
     import torch
 
