@@ -38,6 +38,7 @@ class _Request:
     pixels: np.ndarray | JpegHeader  # a prepared picture, or a JPEG to decode on the device
     labels: tuple[str, ...] | None  # None: encode only, the answer is the picture's features
     future: asyncio.Future[Prediction | torch.Tensor]
+    open_set: bool = False  # say whether the picture shows none of the labels (classifier/openset.py)
     queued_at: float = 0.0  # perf_counter() when it last joined the queue
 
 
@@ -157,10 +158,12 @@ class BatchWorker:
         """Futures for the labels of a set that are not cached (classifier/batching/labeljobs.py)."""
         return self._labels.schedule(self.classifier.missing(labels))
 
-    async def classify(self, image: ImageSource, labels: Sequence[str], *, key: str | None = None) -> Prediction:
+    async def classify(self, image: ImageSource, labels: Sequence[str], *, key: str | None = None,
+                       open_set: bool = False) -> Prediction:
         """Classify one picture against labels; raises ImageError, WorkerBusy or WorkerStopped, and
         whatever fetching the picture raises. With a key, the picture is fetched and encoded only
-        when no embedding of that key is cached or on its way (class docstring)."""
+        when no embedding of that key is cached or on its way (class docstring). With open_set, the
+        prediction also says whether the picture shows none of the labels (classifier/openset.py)."""
         if self._closing or self._task is None:
             raise WorkerStopped("The classifier is not running.")
         if self._admitted >= self.queue_size:
@@ -172,10 +175,11 @@ class BatchWorker:
         try:
             labels_ready = self._schedule(labels)  # encoding starts while the picture is decoded
             self.observer.labels_looked_up(len(set(labels)) - len(labels_ready), len(labels_ready))
+            labels_ready += self._schedule(self.classifier.needed_labels((), open_set))  # negatives, once
             if key is not None:
-                return await self._rank(await self._features(key, image), tuple(labels), labels_ready)
+                return await self._rank(await self._features(key, image), tuple(labels), open_set, labels_ready)
             pixels = await self._decoder.prepare(image)
-            request = _Request(pixels, tuple(labels), asyncio.get_running_loop().create_future())
+            request = _Request(pixels, tuple(labels), asyncio.get_running_loop().create_future(), open_set)
             return await self._score(request, labels_ready)
         finally:
             self._admitted -= 1
@@ -203,17 +207,17 @@ class BatchWorker:
         self.classifier.images.put(key, features)
         return features
 
-    async def _rank(self, features: torch.Tensor, labels: tuple[str, ...],
+    async def _rank(self, features: torch.Tensor, labels: tuple[str, ...], open_set: bool,
                     labels_ready: list[asyncio.Future[None]]) -> Prediction:
         """An embedding scored against labels once they are encoded, on the event loop: a (1, D) by
         (D, L) product takes microseconds, where the model thread may be a whole batch away."""
         while True:
             await encoded(labels_ready)
             try:
-                return self.classifier.score_cached(features[None], labels)[0]
+                return self.classifier.score_cached(features[None], labels, open_set)[0]
             except LabelsNotCached:  # they left the text cache meanwhile: through the chunked path again
                 self.stats.requeued += 1
-                labels_ready = self._schedule(labels)
+                labels_ready = self._schedule(self.classifier.needed_labels(labels, open_set))
 
     async def _score(self, request: _Request, labels_ready: list[asyncio.Future[None]]) -> Prediction:
         """Queue a prepared picture once its labels are encoded; when they left the cache before its
@@ -228,7 +232,7 @@ class BatchWorker:
             except LabelsNotCached:
                 self.stats.requeued += 1
                 request.future = asyncio.get_running_loop().create_future()
-                labels_ready = self._schedule(request.labels or ())
+                labels_ready = self._schedule(self.classifier.needed_labels(request.labels or (), request.open_set))
 
     def _take(self, n: int) -> list[_Request]:
         taken: list[_Request] = []
@@ -288,7 +292,7 @@ class BatchWorker:
                 request.future.set_result(result)
 
     def _infer(self, batch: list[_Request]) -> list[Prediction | torch.Tensor | Exception]:
-        return infer(self.classifier, self._decoder.device_decoder, [(r.pixels, r.labels) for r in batch])
+        return infer(self.classifier, self._decoder.device_decoder, [(r.pixels, r.labels, r.open_set) for r in batch])
 
     async def _run_text_chunk(self) -> None:
         """Encode the next few labels of the job whose turn it is; it goes to the back of the line."""
