@@ -164,10 +164,11 @@ async def _start_bot_services(application: Application, settings: BotSettings) -
     storage = await Storage.open(settings.database_path)
     try:
         classifier = await asyncio.to_thread(create_classifier, settings.classifier)
-        # Encode the default labels now, so the first user does not wait for it.
-        await asyncio.get_running_loop().run_in_executor(
-            classifier.executor, classifier.label_embeddings, settings.classifier.default_labels
-        )
+        # Encode the default labels and the negative labels of "none of these" answers now, so the
+        # first user does not wait for them (both are cached on disk: a restart encodes nothing).
+        model_thread = asyncio.get_running_loop().run_in_executor
+        await model_thread(classifier.executor, classifier.label_embeddings, settings.classifier.default_labels)
+        await model_thread(classifier.executor, classifier.prepare_negatives)
     except BaseException:
         await storage.close()
         raise

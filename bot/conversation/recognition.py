@@ -41,10 +41,12 @@ def sender_id(update: Update) -> int:
 
 
 async def recognise(update: Update, context: ContextTypes.DEFAULT_TYPE, source: Message,
-                    labels: tuple[str, ...] | None, t: Speaker) -> Prediction | None:
+                    labels: tuple[str, ...] | None, t: Speaker, *, open_set: bool = False) -> Prediction | None:
     """Download and classify the picture in source; on any refusal, answer why and return None.
 
-    Used by /classify, plain pictures and the game: every answer quotes source.
+    Used by /classify, plain pictures and the game: every answer quotes source. With open_set the
+    prediction also says whether the picture shows none of the labels (the game never asks: its
+    round's options are the question).
     """
     svc, metrics = services(context), metrics_of(context)
     verdict = svc.rate_limit.check(sender_id(update))
@@ -65,7 +67,7 @@ async def recognise(update: Update, context: ContextTypes.DEFAULT_TYPE, source: 
         with metrics.in_flight.track_inprogress():
             picture = find_picture(source, svc.classifier.image_size)
             chosen = labels or await svc.labels_for(source.chat_id)
-            return await svc.worker.classify(fetch, chosen, key=picture_key(picture))
+            return await svc.worker.classify(fetch, chosen, key=picture_key(picture), open_set=open_set)
     except (NoPicture, ImageError) as exc:
         metrics.answered(Outcome.REFUSED)
         await reply(source, replies.explained(t, exc))
