@@ -212,6 +212,7 @@ def open_set_measurements(classifier: ZeroShotClassifier) -> dict[str, float]:
     classifier.prepare_negatives()
     encode_ms = (time.perf_counter() - started) * 1000
     features = classifier.encode_pictures([np.zeros((classifier.image_size,) * 2 + (3,), dtype=np.uint8)])
+    classifier.label_embeddings(DEFAULT_LABELS)
     classifier.score_cached(features, DEFAULT_LABELS, True)  # chooses the competing negatives once
     differences = []
     for _ in range(200):
