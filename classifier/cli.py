@@ -250,7 +250,7 @@ def _print_open_set(figures: dict[str, Any]) -> None:
     print(f"open set ({figures['other_total']} pictures in {figures['other_folder']}/ show none of the labels):")
     for switch in ("on", "off"):
         row = figures[switch]
-        print(f"  {switch:<3} ({row['score']}): rejection precision {share(row['rejection_precision'])}, "
+        print(f"  {switch:<3} {row['score']}: rejection precision {share(row['rejection_precision'])}, "
               f"recall {share(row['rejection_recall'])}; labels answered right {share(row['labels_accuracy'])}; "
               f"AUROC {row['auroc']:.3f}, FPR95 {share(row['fpr95'])}")
 
