@@ -2,8 +2,8 @@
 
 Its rooms, lowest first; a room imports only the rooms below it (tests/test_imports.py):
 ``messages`` and ``lrustore`` (the ground), ``text``, ``pictures``, ``model``, ``openset`` and ``zeroshot``
-(labels and pictures scored, with "none of these" answers when asked), ``batching`` (the worker), and on top ``settings``, ``factory`` (the one place that
-wires the parts), ``cli`` and ``bench``.
+(labels and pictures scored, with "none of these" answers when asked), ``batching`` (the worker), and on
+top ``settings``, ``factory`` (the one place that wires the parts), ``cli``, ``evaluation`` and ``bench``.
 """
 
 from classifier.batching.inference import InternalError
