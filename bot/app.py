@@ -171,10 +171,14 @@ async def _start_bot_services(application: Application, settings: BotSettings) -
     storage = await Storage.open(settings.database_path)
     try:
         classifier = await asyncio.to_thread(create_classifier, settings.classifier)
-        # Encode the default labels now, so the first user does not wait for it.
-        await asyncio.get_running_loop().run_in_executor(
-            classifier.executor, classifier.label_embeddings, settings.classifier.default_labels
-        )
+        # Encode the default labels, and the negative labels of "none of these" answers when chats have
+        # them by default, now, so the first user does not wait for them (both are cached on disk: a
+        # restart encodes nothing). With OPEN_SET off, the first chat that turns it on encodes the
+        # negatives through the worker's chunked path, like any new labels.
+        model_thread = asyncio.get_running_loop().run_in_executor
+        await model_thread(classifier.executor, classifier.label_embeddings, settings.classifier.default_labels)
+        if settings.open_set:
+            await model_thread(classifier.executor, classifier.prepare_negatives)
     except BaseException:
         await storage.close()
         raise

@@ -1,9 +1,9 @@
 """Zero-shot cartoon-animal classification with open_clip. Knows nothing of Telegram.
 
 Its rooms, lowest first; a room imports only the rooms below it (tests/test_imports.py):
-``messages`` and ``lrustore`` (the ground), ``text``, ``pictures``, ``model``, ``zeroshot`` (labels and
-pictures scored), ``batching`` (the worker), and on top ``settings``, ``factory`` (the one place that
-wires the parts), ``cli`` and ``bench``.
+``messages`` and ``lrustore`` (the ground), ``text``, ``pictures``, ``model``, ``openset`` and ``zeroshot``
+(labels and pictures scored, with "none of these" answers when asked), ``batching`` (the worker), and on
+top ``settings``, ``factory`` (the one place that wires the parts), ``cli``, ``evaluation`` and ``bench``.
 """
 
 from classifier.batching.inference import InternalError

@@ -3,7 +3,8 @@
 Keys (see README, Performance): raw_img_per_s, worker_img_per_s, worker_vs_raw, model_single_ms,
 single_p50_ms, single_p99_ms, single_overhead_ms (with its p10/p90), text_encode_ms, text_cached_ms,
 decode_full_ms, decode_draft_ms, decode_speedup, label_change_stall_ms (with its p10/p90), explain_ms,
-explain_e2e_ms, explain_batch_share (a map of where the model looked); plus the
+explain_e2e_ms, explain_batch_share (a map of where the model looked), open_set_ms, open_set_negatives,
+negatives_encode_ms; plus the
 device, model and batch settings. The bot's keys come from `python -m bot bench` (bot/bench.py),
 which builds on these; the classifier knows nothing of the bot.
 """
@@ -204,6 +205,26 @@ def text_measurements(classifier: ZeroShotClassifier) -> dict[str, float]:
             "warmup_ms": classifier.warmup_ms}
 
 
+def open_set_measurements(classifier: ZeroShotClassifier) -> dict[str, float]:
+    """What "none of these" answers cost: encoding the negative labels once (negatives_encode_ms, what a
+    first start pays; they stay in the text cache, open_set_negatives entries), and per picture the
+    extra matrix product: the median of scoring one picture against the default labels with and
+    without it, in pairs (open_set_ms, never below zero). Model thread only."""
+    started = time.perf_counter()
+    classifier.prepare_negatives()
+    encode_ms = (time.perf_counter() - started) * 1000
+    features = classifier.encode_pictures([np.zeros((classifier.image_size,) * 2 + (3,), dtype=np.uint8)])
+    classifier.label_embeddings(DEFAULT_LABELS)
+    classifier.score_cached(features, DEFAULT_LABELS, True)  # chooses the competing negatives once
+    differences = []
+    for _ in range(200):
+        closed = _median_ms(lambda: classifier.score_cached(features, DEFAULT_LABELS, False), 1)
+        opened = _median_ms(lambda: classifier.score_cached(features, DEFAULT_LABELS, True), 1)
+        differences.append(opened - closed)
+    return {"open_set_ms": max(0.0, statistics.median(differences)),
+            "open_set_negatives": len(classifier.negatives), "negatives_encode_ms": encode_ms}
+
+
 def decode_measurements(settings: ClassifierSettings, classifier: ZeroShotClassifier) -> dict[str, float]:
     """A 1280×960 JPEG to the model-ready picture (decode, orient, resize, crop): decoded whole,
     then in draft mode. The JPEG decode alone is reported too (jpeg_*_ms)."""
@@ -241,6 +262,7 @@ def collect(settings: ClassifierSettings, seconds: float, paired: bool = True) -
         results |= decode_measurements(settings, classifier)
         on_model_thread = classifier.executor.submit  # where the worker runs torch, so the numbers compare
         results |= on_model_thread(text_measurements, classifier).result()
+        results |= on_model_thread(open_set_measurements, classifier).result()
         results["raw_img_per_s"] = on_model_thread(raw_throughput, classifier, settings.batch_max_size,
                                                    seconds).result()
         results["worker_img_per_s"] = asyncio.run(worker_throughput(settings, classifier, seconds))

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from classifier.batching.inference import InternalError
 from classifier.batching.worker import BatchWorker
+from classifier.evaluation import OTHER_FOLDERS, EvalTally
 from classifier.factory import create_classifier, create_worker
 from classifier.model.spec import ModelLoadError
 from classifier.pictures.cache import content_key
@@ -54,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--labels", help='comma-separated labels (default: DEFAULT_LABELS)')
     predict.add_argument("--top-k", type=int, default=3, help="labels to show per image (default 3)")
     predict.add_argument("--json", action="store_true", help="one JSON object per input, one per line")
-    evaluate = commands.add_parser("eval", help="accuracy on a folder of labelled folders")
+    evaluate = commands.add_parser("eval", help="accuracy on a folder of labelled folders (and the open-set "
+                                                "figures when one is named other/ or none/)")
     evaluate.add_argument("directory", type=Path, metavar="DIR")
     evaluate.add_argument("--labels", help="comma-separated labels (default: the folder names)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
@@ -97,11 +99,11 @@ def expand_inputs(arguments: Sequence[Path], stdin: TextIO = sys.stdin) -> Itera
             yield argument, False
 
 
-async def _classify_path(worker: BatchWorker, path: Path, labels: Sequence[str]) -> Outcome:
+async def _classify_path(worker: BatchWorker, path: Path, labels: Sequence[str], open_set: bool) -> Outcome:
     try:
         data = await asyncio.to_thread(path.read_bytes)
         # Keyed by content: a file whose bytes were seen before in this run is not decoded or encoded again.
-        return Outcome(path, prediction=await worker.classify(data, labels, key=content_key(data)))
+        return Outcome(path, prediction=await worker.classify(data, labels, key=content_key(data), open_set=open_set))
     except NotAnImage as exc:
         return Outcome(path, error=str(exc), not_a_picture=True)
     except ImageError as exc:
@@ -117,7 +119,7 @@ async def _classify_path(worker: BatchWorker, path: Path, labels: Sequence[str])
 
 
 async def stream_outcomes(worker: BatchWorker, inputs: Iterable[tuple[Path, bool]], labels: Sequence[str],
-                          emit: Callable[[Outcome], None], progress: Progress) -> None:
+                          emit: Callable[[Outcome], None], progress: Progress, open_set: bool = False) -> None:
     """Classify inputs concurrently and emit each outcome in input order as soon as it and every
     input before it are done. At most the worker's queue size are in flight: memory stays flat
     however many inputs there are. Files met while walking a folder that are not pictures
@@ -134,7 +136,7 @@ async def stream_outcomes(worker: BatchWorker, inputs: Iterable[tuple[Path, bool
 
     try:
         for path, walked in inputs:
-            window.append((asyncio.ensure_future(_classify_path(worker, path, labels)), walked))
+            window.append((asyncio.ensure_future(_classify_path(worker, path, labels, open_set)), walked))
             emit_done()
             while len(window) >= worker.queue_size:
                 await asyncio.wait([window[0][0]])
@@ -148,14 +150,16 @@ async def stream_outcomes(worker: BatchWorker, inputs: Iterable[tuple[Path, bool
 
 
 async def _run_with_worker(settings: ClassifierSettings, inputs: Iterable[tuple[Path, bool]], labels: Sequence[str],
-                           emit: Callable[[Outcome], None], total: int | None) -> float:
+                           emit: Callable[[Outcome], None], total: int | None, open_set: bool = False) -> float:
     """Stream the inputs through a worker; returns the seconds the streaming took (model loading aside)."""
     classifier = await asyncio.to_thread(create_classifier, settings, keep_pictures=False)
+    if open_set:
+        await asyncio.get_running_loop().run_in_executor(classifier.executor, classifier.prepare_negatives)
     worker = create_worker(settings, classifier)
     worker.start()
     try:
         started = time.perf_counter()
-        await stream_outcomes(worker, inputs, labels, emit, Progress(total))
+        await stream_outcomes(worker, inputs, labels, emit, Progress(total), open_set)
         return time.perf_counter() - started
     finally:
         await worker.stop()
@@ -200,23 +204,25 @@ def _evaluate(args: argparse.Namespace, settings: ClassifierSettings) -> int:
     if not root.is_dir():
         raise UsageError(f"{root} is not a folder.")
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not folders:
+    other = next((f for f in folders if f.name in OTHER_FOLDERS), None)
+    labelled = [f for f in folders if f is not other]
+    if not labelled:
         raise UsageError(f"{root} holds no folders; it needs one folder per label.")
-    labels = _labels(args.labels, [f.name for f in folders])
-    unknown = [f.name for f in folders if f.name not in labels]
+    labels = _labels(args.labels, [f.name for f in labelled])
+    unknown = [f.name for f in labelled if f.name not in labels]
     if unknown:
         raise UsageError(f"Folders {', '.join(unknown)} are not among the labels.")
     tally = EvalTally()
-    truth_of = {folder: folder.name for folder in folders}
+    truth_of = {folder: None if folder is other else folder.name for folder in folders}
 
     def emit(outcome: Outcome) -> None:
         folder = next(f for f in folders if outcome.path.is_relative_to(f))
-        tally.add(truth_of[folder], outcome)
+        tally.add(truth_of[folder], outcome.path, outcome.prediction, outcome.error)
 
     total = sum(1 for folder in folders for _ in walk(folder))
     inputs = ((path, True) for folder in folders for path in walk(folder))
-    seconds = asyncio.run(_run_with_worker(settings, inputs, labels, emit, total))
-    report = tally.report()
+    seconds = asyncio.run(_run_with_worker(settings, inputs, labels, emit, total, open_set=other is not None))
+    report = tally.report(other.name if other is not None else None)
     done = report["total"] + len(report["errors"])
     report |= {"seconds": round(seconds, 3), "pictures_per_s": round(done / seconds, 1) if seconds else 0.0}
     if args.json:
@@ -226,6 +232,8 @@ def _evaluate(args: argparse.Namespace, settings: ClassifierSettings) -> int:
               f"{report['pictures_per_s']:.0f} pictures/s")
         for label, row in report["per_label"].items():
             print(f"  {label}: {row['accuracy']:.1%} ({row['correct']}/{row['total']})")
+        if "open_set" in report:
+            _print_open_set(report["open_set"])
         if report["confusions"]:
             print("confusions (true -> predicted: count):")
             for truth, predicted, count in report["confusions"]:
@@ -235,38 +243,16 @@ def _evaluate(args: argparse.Namespace, settings: ClassifierSettings) -> int:
     return EXIT_OK if not report["errors"] else EXIT_FAILED
 
 
-class EvalTally:
-    """Accuracy overall and per label, confusion pairs, and unreadable files, counted as outcomes arrive."""
+def _print_open_set(figures: dict[str, Any]) -> None:
+    def share(value: float | None) -> str:
+        return "–" if value is None else f"{value:.1%}"
 
-    def __init__(self) -> None:
-        self.per_label: dict[str, dict[str, Any]] = {}
-        self.confusions: Counter[tuple[str, str]] = Counter()
-        self.errors: list[dict[str, Any]] = []
-
-    def add(self, truth: str, outcome: Outcome) -> None:
-        if outcome.prediction is None:
-            self.errors.append({"path": str(outcome.path), "error": outcome.error})
-            return
-        row = self.per_label.setdefault(truth, {"correct": 0, "total": 0})
-        row["total"] += 1
-        if outcome.prediction.label == truth:
-            row["correct"] += 1
-        else:
-            self.confusions[(truth, outcome.prediction.label)] += 1
-
-    def report(self) -> dict[str, Any]:
-        for row in self.per_label.values():
-            row["accuracy"] = row["correct"] / row["total"]
-        correct = sum(row["correct"] for row in self.per_label.values())
-        total = sum(row["total"] for row in self.per_label.values())
-        return {
-            "accuracy": correct / total if total else 0.0,
-            "correct": correct,
-            "total": total,
-            "per_label": dict(sorted(self.per_label.items())),
-            "confusions": [[t, p, n] for (t, p), n in self.confusions.most_common()],
-            "errors": self.errors,
-        }
+    print(f"open set ({figures['other_total']} pictures in {figures['other_folder']}/ show none of the labels):")
+    for switch in ("on", "off"):
+        row = figures[switch]
+        print(f"  {switch:<3} {row['score']}: rejection precision {share(row['rejection_precision'])}, "
+              f"recall {share(row['rejection_recall'])}; labels answered right {share(row['labels_accuracy'])}; "
+              f"AUROC {row['auroc']:.3f}, FPR95 {share(row['fpr95'])}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

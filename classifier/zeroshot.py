@@ -1,5 +1,6 @@
 """Zero-shot classification: label embeddings from prompt ensembles (a label in another language read
-through its English name by an English-only model), and scoring."""
+through its English name by an English-only model), and scoring (with "none of these" answers when
+asked: classifier/openset.py)."""
 
 from __future__ import annotations
 
@@ -17,18 +18,24 @@ from torchvision.transforms import Normalize
 
 from classifier.model.clip import ClipModel
 from classifier.model.patchmap import patch_embeddings
+from classifier.openset import OPEN_SET_THRESHOLD, CompetingNegatives, neglabel_scores
 from classifier.pictures.cache import ImageEmbeddingCache
 from classifier.pictures.crop import MAX_ASPECT, trim_extreme_aspect
 from classifier.text.cache import TextEmbeddingCache
 from classifier.text.lexicon import english_name
+from classifier.text.negatives import NEGATIVE_LABELS
 from classifier.text.prompts import expand, templates_for
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """Every label with its probability, most likely first."""
+    """Every label with its probability, most likely first. Asked for an open-set answer, also the
+    NegLabel score (the share of the mass on the labels against the negatives, classifier/openset.py)
+    and whether the picture shows none of the labels; the ranking is then the closest label's guess."""
 
     ranking: tuple[tuple[str, float], ...]
+    open_set_score: float | None = None  # None: no open-set answer was asked for
+    none_of_these: bool = False
 
     @property
     def label(self) -> str:
@@ -40,6 +47,12 @@ class Prediction:
 
     def top(self, k: int) -> tuple[tuple[str, float], ...]:
         return self.ranking[:k]
+
+    @property
+    def open_probability(self) -> float:
+        """The top label's share of the mass against its labels and the negatives together: what is
+        left of its probability once "none of these" is a possible answer (its probability without one)."""
+        return self.probability * (1.0 if self.open_set_score is None else self.open_set_score)
 
 
 def split_preprocess(
@@ -84,10 +97,14 @@ class ZeroShotClassifier:
     """
 
     def __init__(self, clip: ClipModel, templates: tuple[str, ...], cache: TextEmbeddingCache,
-                 executor: ThreadPoolExecutor | None = None, images: ImageEmbeddingCache | None = None) -> None:
+                 executor: ThreadPoolExecutor | None = None, images: ImageEmbeddingCache | None = None,
+                 negatives: tuple[str, ...] = NEGATIVE_LABELS) -> None:
         self.clip = clip
         self.templates = templates
         self.cache = cache
+        self.negatives = negatives  # encoded and cached like any label (needed_labels)
+        self._competing = CompetingNegatives(negatives)
+        self._negative_matrix: torch.Tensor | None = None  # (M, D), kept once every negative was encoded
         # Pictures seen before, by key (the worker's); in memory only unless the factory gives it a file.
         self.images = images if images is not None else ImageEmbeddingCache(None, picture_identity(clip))
         self.executor = executor or ThreadPoolExecutor(1, thread_name_prefix="toonclip-model")
@@ -161,6 +178,17 @@ class ZeroShotClassifier:
             return label
         return english_name(label) or label
 
+    def needed_labels(self, labels: Sequence[str], open_set: bool) -> tuple[str, ...]:
+        """The labels a picture's answer needs encoded: its own, and with open_set the negatives unless
+        they are kept already (prepare_negatives)."""
+        return (*labels, *self.negatives) if open_set and self._negative_matrix is None else tuple(labels)
+
+    def prepare_negatives(self) -> None:
+        """Encode the negative labels (once per model: the text cache keeps them like any label) and
+        keep their matrix, so that an open-set answer costs one more matrix product. Model thread only."""
+        if self._negative_matrix is None:
+            self._negative_matrix = self.label_embeddings(self.negatives)
+
     def missing(self, labels: Sequence[str]) -> list[str]:
         """The readings (see reading) of labels whose embeddings are not cached yet, each once, in
         order: what encode_labels must be given. Safe in any thread."""
@@ -195,40 +223,60 @@ class ZeroShotClassifier:
         return {text: torch.nn.functional.normalize(group.mean(dim=0), dim=-1)
                 for text, group in zip(texts, groups, strict=True)}
 
-    def score(self, image_features: torch.Tensor, labels: Sequence[str]) -> Prediction:
+    def score(self, image_features: torch.Tensor, labels: Sequence[str], open_set: bool = False) -> Prediction:
         """One image's (D,) features against a label set."""
-        return self.score_many(image_features[None], labels)[0]
+        return self.score_many(image_features[None], labels, open_set)[0]
 
-    def score_many(self, image_features: torch.Tensor, labels: Sequence[str]) -> list[Prediction]:
-        """(N, D) image features against one label set: one matrix product for all of them.
+    def score_many(self, image_features: torch.Tensor, labels: Sequence[str],
+                   open_set: bool = False) -> list[Prediction]:
+        """(N, D) image features against one label set: one matrix product for all of them (and one
+        more against the negatives with open_set; classifier/openset.py).
 
         CLIP's probabilities are a softmax over the label set. A SigLIP model (one with a logit
         bias) was trained with a sigmoid per label: each probability is that label's own, and they
         need not add up to one.
         """
-        return self._rank(image_features, self.label_embeddings(labels), labels)
+        if open_set:
+            self.prepare_negatives()
+        return self._rank(image_features, self.label_embeddings(labels), tuple(labels),
+                          self._negative_matrix if open_set else None)
 
-    def score_cached(self, image_features: torch.Tensor, labels: Sequence[str]) -> list[Prediction]:
-        """score_many for labels that must be cached already: never encodes text (the worker's image
-        batches call it); raises LabelsNotCached naming the readings that are not."""
+    def score_cached(self, image_features: torch.Tensor, labels: Sequence[str],
+                     open_set: bool = False) -> list[Prediction]:
+        """score_many for labels (and with open_set, negatives) that must be cached already: never
+        encodes text (the worker's image batches call it); raises LabelsNotCached naming those that
+        are not."""
+        if open_set and self._negative_matrix is None:
+            self._negative_matrix = self._cached_matrix(self.negatives)
+        label_features = self._cached_matrix(labels)
+        return self._rank(image_features, label_features, tuple(labels), self._negative_matrix if open_set else None)
+
+    def _cached_matrix(self, labels: Sequence[str]) -> torch.Tensor:
+        """The labels' embeddings, read through the lexicon (reading); raises LabelsNotCached naming the
+        readings that are not cached."""
         texts = [self.reading(label) for label in labels]
         found = [self.cache.get(text) for text in texts]
         missing = [text for text, vector in zip(texts, found, strict=True) if vector is None]
         if missing:
             raise LabelsNotCached(missing)
-        return self._rank(image_features, torch.stack(found), labels)  # type: ignore[arg-type]
+        return torch.stack(found)  # type: ignore[arg-type]
 
-    def _rank(self, image_features: torch.Tensor, label_features: torch.Tensor,
-              labels: Sequence[str]) -> list[Prediction]:
+    def _rank(self, image_features: torch.Tensor, label_features: torch.Tensor, labels: tuple[str, ...],
+              negative_features: torch.Tensor | None) -> list[Prediction]:
         logits = self.clip.logit_scale * image_features @ label_features.T
         if self.clip.logit_bias is None:
             probabilities_of = logits.softmax(dim=-1)
         else:
             probabilities_of = (logits + self.clip.logit_bias).sigmoid()
+        scores: list[float | None] = [None] * len(logits)
+        if negative_features is not None:
+            competing = negative_features[self._competing.indices(labels, label_features, negative_features)]
+            scores = neglabel_scores(logits, self.clip.logit_scale * image_features @ competing.T).tolist()
         predictions = []
-        for probabilities in probabilities_of.tolist():
+        for probabilities, score in zip(probabilities_of.tolist(), scores, strict=True):
             ranking = sorted(zip(labels, probabilities, strict=True), key=lambda pair: -pair[1])
-            predictions.append(Prediction(tuple(ranking)))
+            none = score is not None and score < OPEN_SET_THRESHOLD
+            predictions.append(Prediction(tuple(ranking), open_set_score=score, none_of_these=none))
         return predictions
 
     def patch_map(self, picture: np.ndarray, labels: Sequence[str], label: str) -> np.ndarray:
@@ -245,6 +293,7 @@ class ZeroShotClassifier:
         logits = self.clip.logit_scale * patches @ torch.stack(found).T  # type: ignore[arg-type]
         return logits.softmax(dim=-1)[..., list(labels).index(label)].numpy().astype(np.float32)
 
-    def classify_images(self, images: Sequence[Image.Image], labels: Sequence[str]) -> list[Prediction]:
+    def classify_images(self, images: Sequence[Image.Image], labels: Sequence[str],
+                        open_set: bool = False) -> list[Prediction]:
         """Synchronous convenience: decoded images to predictions, one batch."""
-        return self.score_many(self.encode_pictures([self.prepare(image) for image in images]), labels)
+        return self.score_many(self.encode_pictures([self.prepare(image) for image in images]), labels, open_set)

@@ -52,9 +52,11 @@ def test_eval_reports_accuracy_per_label_and_confusions(cli_env: dict[str, str],
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(samples_dir), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["total"] == sum(len(list(d.iterdir())) for d in samples_dir.iterdir())
+    animals = [d for d in samples_dir.iterdir() if d.name != "other"]  # other/: the open-set figures
+    assert report["total"] == sum(len(list(d.iterdir())) for d in animals)
     assert report["accuracy"] >= 0.9
-    assert set(report["per_label"]) == {d.name for d in samples_dir.iterdir()}
+    assert set(report["per_label"]) == {d.name for d in animals}
+    assert report["open_set"]["other_total"] == len(list((samples_dir / "other").iterdir()))
     assert report["confusions"] == [] or all(len(pair) == 3 for pair in report["confusions"])
 
 

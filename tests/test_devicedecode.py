@@ -20,9 +20,9 @@ LIMITS = ImageLimits()
 
 
 def held_out_jpegs(samples_dir: Path) -> list[tuple[str, bytes]]:
-    """Every held-out sample as a JPEG, some larger than the model's input and some EXIF-rotated."""
+    """Every held-out sample of an animal as a JPEG, some larger than the model's input and some EXIF-rotated."""
     found = []
-    for i, path in enumerate(sorted(samples_dir.glob("*/*.png"))):
+    for i, path in enumerate(sorted(p for p in samples_dir.glob("*/*.png") if p.parent.name != "other")):
         image = Image.open(path).convert("RGB")
         if i % 3 == 1:
             image = image.resize((96, 80), Image.Resampling.BICUBIC)

@@ -31,10 +31,10 @@ ROOMS = {
         ["classifier.text"],
         ["classifier.pictures"],
         ["classifier.model"],
-        ["classifier.zeroshot"],
+        ["classifier.openset", "classifier.zeroshot"],
         ["classifier.batching"],
-        ["classifier", "classifier.settings", "classifier.factory", "classifier.cli", "classifier.bench",
-         "classifier.progress", "classifier.__main__"],
+        ["classifier", "classifier.settings", "classifier.factory", "classifier.cli", "classifier.evaluation",
+         "classifier.bench", "classifier.progress", "classifier.__main__"],
     ],
 }
 

@@ -103,7 +103,8 @@ def test_bf16_gives_the_same_top1_as_fp32_on_the_samples(tiny_model: tuple[Path,
     from classifier import DEFAULT_LABELS, ClassifierSettings, ImageLimits, create_classifier, decode_image
 
     config, checkpoint = tiny_model
-    images = [decode_image(p.read_bytes(), ImageLimits()) for p in sorted(samples_dir.glob("*/*.png"))]
+    images = [decode_image(p.read_bytes(), ImageLimits()) for p in sorted(samples_dir.glob("*/*.png"))
+              if p.parent.name != "other"]  # an animal's picture: no close call between labels
     tops = []
     for precision in ("fp32", "bf16"):
         classifier = create_classifier(ClassifierSettings(model=str(config), pretrained=str(checkpoint),

@@ -16,7 +16,7 @@ def test_tiny_model_is_at_least_90_percent_right_on_held_out_samples(
     classifier: ZeroShotClassifier, samples_dir: Path
 ) -> None:
     right = total = 0
-    for folder in sorted(samples_dir.iterdir()):
+    for folder in sorted(f for f in samples_dir.iterdir() if f.name != "other"):
         images = [decode(p.read_bytes(), ImageLimits(), classifier.image_size) for p in sorted(folder.iterdir())]
         predictions = classifier.classify_images(images, DEFAULT_LABELS)
         right += sum(p.label == folder.name for p in predictions)

@@ -2,9 +2,12 @@
 
     python -m tests.tiny_clip OUT_DIR
 
-Draws its own pictures (one coloured shape per animal), trains a small open_clip
-model contrastively against prompts built from the classifier's own templates, and
-writes the config JSON, the checkpoint and held-out samples under OUT_DIR/samples.
+Draws its own pictures (one coloured shape per animal, and five kinds of picture that are no
+animal: scenes, stripes, text-like marks, checkerboards, gradients), trains a small open_clip
+model contrastively against prompts built from the classifier's own templates (the other kinds
+against the classifier's negative labels, classifier/text/negatives.txt, so that "none of these"
+means something to it), and writes the config JSON, the checkpoint and held-out samples under
+OUT_DIR/samples (OUT_DIR/samples/other: the other kinds).
 A build with the same recipe is reused. The last two lines printed are
 CLIP_MODEL=... and CLIP_PRETRAINED=..., ready for a .env file.
 """
@@ -29,6 +32,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from classifier.text.labels import DEFAULT_LABELS
+from classifier.text.negatives import NEGATIVE_LABELS
 from classifier.text.prompts import DEFAULT_TEMPLATES, expand
 
 IMAGE_SIZE = 32
@@ -50,6 +54,30 @@ ANIMALS: dict[str, tuple[str, tuple[int, int, int]]] = {
     "elephant": ("cross", (90, 110, 170)),
 }
 
+# Pictures that are none of the animals, each kind called by words of the negative labels that fit it;
+# every other negative is shared out among the kinds in turn, so the text tower learns that any of
+# them means "not an animal".
+OTHER_KINDS: dict[str, tuple[str, ...]] = {
+    "scene": ("landscape", "street", "city", "beach", "mountain", "park", "field", "house", "road"),
+    "stripes": ("stripes", "flag", "fence", "barcode", "curtain", "towel", "scarf", "carpet"),
+    "text": ("screenshot", "text", "document", "receipt", "letter", "newspaper", "page", "menu", "webpage"),
+    "checkerboard": ("checkerboard", "chessboard", "tiles", "floor", "tablecloth", "crossword", "quilt"),
+    "gradient": ("gradient", "sky", "sunset", "wallpaper", "background", "wall", "fog", "light"),
+}
+OTHER_SAMPLES = 30  # held out in samples/other, six of each kind
+
+
+def other_words() -> dict[str, list[str]]:
+    """Each other kind's words: its own, then its share of the remaining negative labels."""
+    words = {kind: list(own) for kind, own in OTHER_KINDS.items()}
+    taken = {word for own in OTHER_KINDS.values() for word in own}
+    assert taken <= set(NEGATIVE_LABELS), taken - set(NEGATIVE_LABELS)
+    rest = [word for word in NEGATIVE_LABELS if word not in taken]
+    for i, word in enumerate(rest):
+        words[list(OTHER_KINDS)[i % len(OTHER_KINDS)]].append(word)
+    return words
+
+
 MODEL_CFG = {
     "embed_dim": 64,
     "vision_cfg": {"image_size": IMAGE_SIZE, "layers": 3, "width": 128, "head_width": 32, "patch_size": 8},
@@ -57,8 +85,8 @@ MODEL_CFG = {
 }
 PREPROCESS_CFG = {"mean": list(MEAN), "std": list(STD), "interpolation": "bicubic", "resize_mode": "shortest"}
 TRAINING = {"seed": 7, "steps": 360, "per_label": 12, "lr": 2e-3, "pool_per_label": 400}
-RECIPE = {"version": 1, "labels": list(ANIMALS), "model": MODEL_CFG, "preprocess": PREPROCESS_CFG,
-          "training": TRAINING, "templates": list(DEFAULT_TEMPLATES)}
+RECIPE = {"version": 2, "labels": list(ANIMALS), "model": MODEL_CFG, "preprocess": PREPROCESS_CFG,
+          "training": TRAINING, "templates": list(DEFAULT_TEMPLATES), "others": other_words()}
 
 
 def recipe_hash() -> str:
@@ -113,6 +141,55 @@ def paint(pen: ImageDraw.ImageDraw, label: str, fill: tuple[int, ...], cx: float
         pen.rectangle((cx - w, cy - r, cx + w, cy + r), fill=fill)
 
 
+def _colour(rng: random.Random, low: int = 0, high: int = 255) -> tuple[int, int, int]:
+    return (rng.randint(low, high), rng.randint(low, high), rng.randint(low, high))
+
+
+def draw_other(kind: str, rng: random.Random) -> Image.Image:
+    """One picture that is none of the animals: a scene, stripes, text-like marks, a checkerboard or a
+    gradient, in random colours."""
+    image = Image.new("RGB", (DRAW_SIZE, DRAW_SIZE), _colour(rng, 180))
+    pen = ImageDraw.Draw(image)
+    if kind == "scene":  # sky over ground, a few small buildings on the horizon
+        horizon = rng.randint(24, 44)
+        pen.rectangle((0, 0, DRAW_SIZE, horizon), fill=(rng.randint(90, 160), rng.randint(150, 210), 240))
+        pen.rectangle((0, horizon, DRAW_SIZE, DRAW_SIZE), fill=(rng.randint(40, 120), rng.randint(100, 170), 40))
+        for _ in range(rng.randint(2, 5)):
+            x, w, h = rng.randint(0, DRAW_SIZE - 8), rng.randint(4, 9), rng.randint(4, 14)
+            pen.rectangle((x, horizon - h, x + w, horizon), fill=_colour(rng, 60, 200))
+    elif kind == "stripes":
+        width, first, second = rng.randint(3, 8), _colour(rng), _colour(rng)
+        vertical = rng.random() < 0.5
+        for i, start in enumerate(range(0, DRAW_SIZE, width)):
+            box = (start, 0, start + width, DRAW_SIZE) if vertical else (0, start, DRAW_SIZE, start + width)
+            pen.rectangle(box, fill=first if i % 2 == 0 else second)
+    elif kind == "text":  # rows of short dark marks, like words on a page or a screenshot
+        ink = _colour(rng, 0, 80)
+        for y in range(rng.randint(3, 8), DRAW_SIZE - 4, rng.randint(6, 9)):
+            x = rng.randint(2, 6)
+            while x < DRAW_SIZE - 6:
+                word = rng.randint(3, 10)
+                pen.rectangle((x, y, min(DRAW_SIZE - 3, x + word), y + 2), fill=ink)
+                x += word + rng.randint(2, 4)
+    elif kind == "checkerboard":
+        cell, first, second = rng.randint(4, 12), _colour(rng), _colour(rng)
+        for row in range(0, DRAW_SIZE, cell):
+            for column in range(0, DRAW_SIZE, cell):
+                if (row // cell + column // cell) % 2 == 0:
+                    pen.rectangle((column, row, column + cell - 1, row + cell - 1), fill=first)
+                else:
+                    pen.rectangle((column, row, column + cell - 1, row + cell - 1), fill=second)
+    elif kind == "gradient":
+        first, second = _colour(rng), _colour(rng)
+        for i in range(DRAW_SIZE):
+            mix = i / (DRAW_SIZE - 1)
+            colour = tuple(int(a + (b - a) * mix) for a, b in zip(first, second, strict=True))
+            pen.line((0, i, DRAW_SIZE, i), fill=colour)  # type: ignore[arg-type]
+        if rng.random() < 0.5:
+            image = image.rotate(90)
+    return image
+
+
 def train(checkpoint: Path, model_cfg: dict[str, Any] = MODEL_CFG, words: list[str] | None = None,
           templates: tuple[str, ...] = (*DEFAULT_TEMPLATES, "{}", "a {}"),
           tokenizer: Callable[[list[str]], torch.Tensor] | None = None) -> None:
@@ -122,26 +199,38 @@ def train(checkpoint: Path, model_cfg: dict[str, Any] = MODEL_CFG, words: list[s
     rng = random.Random(TRAINING["seed"])
     labels = list(ANIMALS)
     words = words or labels
+    others = other_words()
     text_cfg = {k: v for k, v in model_cfg["text_cfg"].items() if k != "hf_tokenizer_name"}
     model = open_clip.model.CLIP(**{**model_cfg, "text_cfg": text_cfg})
     preprocess = open_clip.image_transform(IMAGE_SIZE, is_train=False, mean=MEAN, std=STD,
                                            interpolation="bicubic", resize_mode="shortest")
     tokenizer = tokenizer or open_clip.tokenizer.SimpleTokenizer(context_length=text_cfg["context_length"])
     prompts = torch.stack([tokenizer(expand(word, templates)) for word in words])  # (L, T, C)
+    # Negative labels are read through the configured (English) templates, as the classifier reads them.
+    other_templates = (*DEFAULT_TEMPLATES, "{}", "a {}")
+    other_prompts = [torch.stack([tokenizer(expand(word, other_templates)) for word in kind_words])
+                     for kind_words in others.values()]  # per kind: (W, T, C)
     pool = torch.stack([
         torch.stack([preprocess(draw(label, rng)) for _ in range(TRAINING["pool_per_label"])])
         for label in labels
-    ])  # (L, P, 3, S, S)
+    ] + [
+        torch.stack([preprocess(draw_other(kind, rng)) for _ in range(TRAINING["pool_per_label"])])
+        for kind in others
+    ])  # (L + K, P, 3, S, S)
     optimiser = torch.optim.AdamW(model.parameters(), lr=TRAINING["lr"], weight_decay=0.01)
     steps = TRAINING["steps"]
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=TRAINING["lr"], total_steps=steps)
-    n_labels, per_label = len(labels), TRAINING["per_label"]
+    n_labels, per_label = len(labels) + len(others), TRAINING["per_label"]
     targets = torch.arange(n_labels).repeat_interleave(per_label)
     model.train()
     for step in range(steps):
         picks = torch.randint(0, pool.shape[1], (n_labels, per_label))
         images = pool[torch.arange(n_labels)[:, None], picks].flatten(0, 1)
-        texts = prompts[torch.arange(n_labels), torch.randint(0, len(templates), (n_labels,))]
+        texts = torch.cat([
+            prompts[torch.arange(len(labels)), torch.randint(0, len(templates), (len(labels),))],
+            torch.stack([kind[torch.randint(0, len(kind), ()), torch.randint(0, len(other_templates), ())]
+                         for kind in other_prompts]),
+        ])
         image_features = torch.nn.functional.normalize(model.encode_image(images), dim=-1)
         text_features = torch.nn.functional.normalize(model.encode_text(texts), dim=-1)
         logits = model.logit_scale.exp() * image_features @ text_features.T  # (B, L)
@@ -163,7 +252,8 @@ def train(checkpoint: Path, model_cfg: dict[str, Any] = MODEL_CFG, words: list[s
 
 
 def write_samples(out: Path, words: list[str] | None = None) -> None:
-    """Held-out pictures of each animal in out/samples/<its word>/."""
+    """Held-out pictures of each animal in out/samples/<its word>/, and of the other kinds in
+    out/samples/other/ (six of each kind, the kinds in turn: 00 is a scene, 01 stripes, ...)."""
     rng = random.Random(TRAINING["seed"] + 1000)  # a different stream: held out from training
     for label, word in zip(ANIMALS, words or list(ANIMALS), strict=True):
         folder = out / "samples" / word
@@ -172,6 +262,12 @@ def write_samples(out: Path, words: list[str] | None = None) -> None:
             picture = io.BytesIO()
             draw(label, rng).save(picture, format="PNG")
             _write_atomically(folder / f"{i:02d}.png", picture.getvalue())
+    folder = out / "samples" / "other"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(OTHER_SAMPLES):
+        picture = io.BytesIO()
+        draw_other(list(OTHER_KINDS)[i % len(OTHER_KINDS)], rng).save(picture, format="PNG")
+        _write_atomically(folder / f"{i:02d}.png", picture.getvalue())
 
 
 def cached(out: Path, name: str, recipe: str, make: Callable[[Path, Path], None]) -> tuple[Path, Path]:

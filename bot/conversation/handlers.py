@@ -27,6 +27,7 @@ from bot.conversation.turn import (
     turn,
 )
 from bot.state.chats import Gone
+from bot.state.options import ChatOption
 from bot.telemetry.metrics import Dropped, Outcome, metrics_of
 from bot.telemetry.trace import sending_prediction
 from bot.transport.delivery import ReplyTooLate, may_have_arrived
@@ -56,7 +57,8 @@ async def classify_and_answer(now: Turn, context: ContextTypes.DEFAULT_TYPE, sou
             await reply(now.message, replies.explained(now.t, exc))
             return
         await note_english_model(now, labels)
-    result = await recognise(now.update, context, source, labels, now.t)
+    open_set = await now.svc.options.enabled(now.chat.id, ChatOption.OPEN_SET)
+    result = await recognise(now.update, context, source, labels, now.t, open_set=open_set)
     if result is not None:
         async with sending_prediction(context):
             sent = await reply(source, replies.prediction(now.t, result.prediction), reply_markup=where_keyboard(now.t))

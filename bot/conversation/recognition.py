@@ -48,10 +48,12 @@ def picture_key(picture: Picture) -> str | None:
 
 
 async def recognise(update: Update, context: ContextTypes.DEFAULT_TYPE, source: Message,
-                    labels: tuple[str, ...] | None, t: Speaker) -> Recognised | None:
+                    labels: tuple[str, ...] | None, t: Speaker, *, open_set: bool = False) -> Recognised | None:
     """Download and classify the picture in source; on any refusal, answer why and return None.
 
-    Used by /classify, plain pictures and the game: every answer quotes source.
+    Used by /classify, plain pictures and the game: every answer quotes source. With open_set the
+    prediction also says whether the picture shows none of the labels (the game never asks: its
+    round's options are the question).
     """
     svc, metrics = services(context), metrics_of(context)
     verdict = svc.rate_limit.check(sender_of(update))
@@ -77,7 +79,7 @@ async def recognise(update: Update, context: ContextTypes.DEFAULT_TYPE, source: 
             chosen = labels or await svc.labels_for(source.chat_id)
             return Recognised(await svc.worker.classify(fetch, chosen, key=picture_key(picture),
                                                         owner=update.effective_chat.id if update.effective_chat
-                                                        else None), picture)
+                                                        else None, open_set=open_set), picture)
     except (NoPicture, ImageError) as exc:
         metrics.answered(Outcome.REFUSED)
         await reply(source, replies.explained(t, exc))

@@ -75,8 +75,20 @@ def label_name(t: Speaker, label: str) -> str:
     return t.animal(label)
 
 
+LISTED_LABELS = 5  # labels named in "I don't see any of: …" before the list is cut
+
+
 def prediction(t: Speaker, result: Prediction, shown: int = 3) -> str:
-    """Top label bold with its probability, then the next ones: 'fox — 87%'."""
+    """Top label bold with its probability, then the next ones: 'fox — 87%'. When the picture shows
+    none of the labels (an open-set answer): one line that says so, naming the first LISTED_LABELS
+    labels, then the closest label as a guess, in italics, with its share against everything else."""
+    if result.none_of_these:
+        labels = [label for label, _ in result.ranking]
+        listed = label_list(t, labels[:LISTED_LABELS]) + ("…" if len(labels) > LISTED_LABELS else "")
+        guess = f"<i>{escape(label_name(t, result.label))}</i>"
+        return (t("I don't see any of: {labels}", labels=listed) + "\n"
+                + t("My closest guess: {label} — {probability}", label=guess,
+                    probability=t.percent(result.open_probability)))
     lines = []
     for i, (label, probability) in enumerate(result.top(shown)):
         name = escape(label_name(t, label))

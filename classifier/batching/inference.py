@@ -1,5 +1,5 @@
 """One image batch on the model thread: device decoding, one forward pass, one matrix product per
-label set. Text is never encoded here: labels that left the cache fail their rows with
+label set (two with an open-set answer). Text is never encoded here: labels that left the cache fail their rows with
 LabelsNotCached, and the worker sends those pictures back through the chunked path. A row without
 labels is answered with its picture's features (for the image-embedding cache)."""
 
@@ -28,14 +28,14 @@ class InternalError(RuntimeError):
 
 
 def infer(classifier: ZeroShotClassifier, device_decoder: DeviceJpegDecoder | None,
-          batch: Sequence[tuple[np.ndarray | JpegHeader, tuple[str, ...] | None]],
+          batch: Sequence[tuple[np.ndarray | JpegHeader, tuple[str, ...] | None, bool]],
           ) -> list[Prediction | torch.Tensor | Exception]:
     """A prediction (labels given) or the picture's (D,) features (labels None), or the exception that
-    is its caller's alone, for each (picture, labels) of batch."""
+    is its caller's alone, for each (picture, labels, open set) of batch."""
     results: list[Prediction | torch.Tensor | Exception] = [InternalError("internal error")] * len(batch)
     pictures: dict[int, np.ndarray | torch.Tensor] = {
-        i: pixels for i, (pixels, _) in enumerate(batch) if not isinstance(pixels, JpegHeader)}
-    jpegs = [i for i, (pixels, _) in enumerate(batch) if isinstance(pixels, JpegHeader)]
+        i: pixels for i, (pixels, _, _) in enumerate(batch) if not isinstance(pixels, JpegHeader)}
+    jpegs = [i for i, (pixels, _, _) in enumerate(batch) if isinstance(pixels, JpegHeader)]
     if jpegs and device_decoder is not None:
         decoded = device_decoder.decode([batch[i][0] for i in jpegs])  # type: ignore[misc]
         for i, picture in zip(jpegs, decoded, strict=True):
@@ -48,17 +48,17 @@ def infer(classifier: ZeroShotClassifier, device_decoder: DeviceJpegDecoder | No
         return results
     encoded = classifier.encode_pictures([pictures[i] for i in rows_in_batch])
     features = dict(zip(rows_in_batch, encoded, strict=True))
-    by_labels: dict[tuple[str, ...], list[int]] = {}
+    by_labels: dict[tuple[tuple[str, ...], bool], list[int]] = {}
     for i in rows_in_batch:
-        labels = batch[i][1]
+        _, labels, open_set = batch[i]
         if labels is None:
             results[i] = features[i].clone()  # a storage of its own, not a view that keeps the batch alive
         else:
-            by_labels.setdefault(labels, []).append(i)
-    for labels, rows in by_labels.items():
+            by_labels.setdefault((labels, open_set), []).append(i)
+    for (labels, open_set), rows in by_labels.items():
         try:
             vectors = torch.stack([features[row] for row in rows])
-            for row, prediction in zip(rows, classifier.score_cached(vectors, labels), strict=True):
+            for row, prediction in zip(rows, classifier.score_cached(vectors, labels, open_set), strict=True):
                 results[row] = prediction
         except Exception as exc:  # one label set's failure (LabelsNotCached among them) is its callers' alone
             for row in rows:

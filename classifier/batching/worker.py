@@ -37,6 +37,7 @@ class _Request:
     pixels: np.ndarray | JpegHeader  # a prepared picture, or a JPEG to decode on the device
     labels: tuple[str, ...] | None  # None: encode only, the answer is the picture's features
     future: asyncio.Future[Prediction | torch.Tensor]
+    open_set: bool = False  # say whether the picture shows none of the labels (classifier/openset.py)
     queued_at: float = 0.0  # perf_counter() when it last joined the queue
 
 
@@ -196,20 +197,25 @@ class BatchWorker:
             self._doorbell.ring(Wake.CALLER_LEFT)
 
     async def classify(self, image: ImageSource, labels: Sequence[str], *, key: str | None = None,
-                       owner: Owner = None) -> Prediction:
+                       owner: Owner = None, open_set: bool = False) -> Prediction:
         """Classify one picture against labels; raises ImageError, WorkerBusy, WorkerStopped or
         LabelsWaiting (owner has too many new labels waiting), and whatever fetching the picture
         raises. With a key, the picture is fetched and encoded only when no embedding of that key is
-        cached or on its way (class docstring); new labels are encoded in owner's turns."""
+        cached or on its way (class docstring); new labels are encoded in owner's turns. With
+        open_set, the prediction also says whether the picture shows none of the labels
+        (classifier/openset.py)."""
         self._admit(labels)
         try:
             labels_ready = self._schedule(labels, owner)  # encoding starts while the picture is decoded
             distinct = len({self.classifier.reading(label) for label in labels})
             self.observer.labels_looked_up(distinct - len(labels_ready), len(labels_ready))
+            # The negatives, once per model: the bot's own labels, in no chat's turns and under no cap.
+            labels_ready += self._schedule(self.classifier.needed_labels((), open_set), None, capped=False)
             if key is not None:
-                return await self._rank(await self._features(key, image), tuple(labels), labels_ready, owner)
+                return await self._rank(await self._features(key, image), tuple(labels), open_set, labels_ready,
+                                        owner)
             pixels = await self._decoder.prepare(image)
-            request = _Request(pixels, tuple(labels), asyncio.get_running_loop().create_future())
+            request = _Request(pixels, tuple(labels), asyncio.get_running_loop().create_future(), open_set)
             return await self._score(request, labels_ready, owner)
         finally:
             self._admitted -= 1
@@ -237,17 +243,17 @@ class BatchWorker:
         self.classifier.images.put(key, features)
         return features
 
-    async def _rank(self, features: torch.Tensor, labels: tuple[str, ...],
+    async def _rank(self, features: torch.Tensor, labels: tuple[str, ...], open_set: bool,
                     labels_ready: list[asyncio.Future[None]], owner: Owner) -> Prediction:
         """An embedding scored against labels once they are encoded, on the event loop: a (1, D) by
         (D, L) product takes microseconds, where the model thread may be a whole batch away."""
         while True:
             await encoded(labels_ready)
             try:
-                return self.classifier.score_cached(features[None], labels)[0]
+                return self.classifier.score_cached(features[None], labels, open_set)[0]
             except LabelsNotCached:  # they left the text cache meanwhile: through the chunked path again
                 self.stats.requeued += 1
-                labels_ready = self._schedule(labels, owner, capped=False)
+                labels_ready = self._schedule(self.classifier.needed_labels(labels, open_set), owner, capped=False)
 
     async def _score(self, request: _Request, labels_ready: list[asyncio.Future[None]], owner: Owner) -> Prediction:
         """Queue a prepared picture once its labels are encoded; when they left the cache before its
@@ -262,7 +268,8 @@ class BatchWorker:
             except LabelsNotCached:
                 self.stats.requeued += 1
                 request.future = asyncio.get_running_loop().create_future()
-                labels_ready = self._schedule(request.labels or (), owner, capped=False)
+                labels_ready = self._schedule(self.classifier.needed_labels(request.labels or (), request.open_set), owner,
+                                              capped=False)
 
     def _take(self, n: int) -> list[_Request]:
         taken: list[_Request] = []
@@ -325,7 +332,7 @@ class BatchWorker:
                 request.future.set_result(result)
 
     def _infer(self, batch: list[_Request]) -> list[Prediction | torch.Tensor | Exception]:
-        return infer(self.classifier, self._decoder.device_decoder, [(r.pixels, r.labels) for r in batch])
+        return infer(self.classifier, self._decoder.device_decoder, [(r.pixels, r.labels, r.open_set) for r in batch])
 
     async def _run_text_chunk(self) -> None:
         """Encode the next few labels of the job whose turn it is; it goes to the back of the line."""
