@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import cast
 
-import numpy as np
 import torch
 
 from classifier.batching.decoding import ImageSource, PictureDecoder
@@ -19,10 +16,11 @@ from classifier.batching.keys import SingleFlight
 from classifier.batching.labeljobs import LabelJobs, LabelsWaiting, Owner, consume, encoded
 from classifier.batching.maps import MapJobs
 from classifier.batching.observer import WorkerObserver
+from classifier.batching.pending import PendingPictures, Request, settle
 from classifier.batching.schedule import ChunkSizer, Doorbell, Scheduler, Step, Wake
 from classifier.batching.status import WorkerBusy, WorkerStats, WorkerStopped
 from classifier.model.patchmap import MapUnsupported, supports_maps
-from classifier.pictures.devicedecode import DeviceJpegDecoder, JpegHeader
+from classifier.pictures.devicedecode import DeviceJpegDecoder
 from classifier.pictures.images import ImageLimits
 from classifier.pictures.overlay import LONG_SIDE_MAX, Overlay, draw_overlay
 from classifier.zeroshot import LabelsNotCached, Prediction, ZeroShotClassifier
@@ -30,15 +28,6 @@ from classifier.zeroshot import LabelsNotCached, Prediction, ZeroShotClassifier
 logger = logging.getLogger(__name__)
 
 __all__ = ["BatchWorker", "WorkerBusy", "WorkerStats", "WorkerStopped"]
-
-
-@dataclass
-class _Request:
-    pixels: np.ndarray | JpegHeader  # a prepared picture, or a JPEG to decode on the device
-    labels: tuple[str, ...] | None  # None: encode only, the answer is the picture's features
-    future: asyncio.Future[Prediction | torch.Tensor]
-    open_set: bool = False  # say whether the picture shows none of the labels (classifier/openset.py)
-    queued_at: float = 0.0  # perf_counter() when it last joined the queue
 
 
 class BatchWorker:
@@ -79,8 +68,9 @@ class BatchWorker:
         # JPEGs decoded in batches on the model's device (nvjpeg on a GPU); the rest through Pillow.
         self._decoder = PictureDecoder(classifier, limits, observer, decode_threads, decode_on_device,
                                        on_finished=lambda: self._doorbell.ring(Wake.DECODE_FINISHED))
-        self._pending: deque[_Request] = deque()
         self._doorbell = Doorbell()
+        self._pending = PendingPictures(max_batch, max_wait_ms / 1000, self._doorbell,
+                                        decoding=lambda: self._decoder.decoding)
         self._labels = LabelJobs(on_queued=lambda: self._doorbell.ring(Wake.LABELS_QUEUED),
                                  per_owner=labels_waiting_per_owner)
         self._flights = SingleFlight(on_landed=lambda: self._doorbell.ring(Wake.CALLER_LEFT))
@@ -215,7 +205,7 @@ class BatchWorker:
                 return await self._rank(await self._features(key, image), tuple(labels), open_set, labels_ready,
                                         owner)
             pixels = await self._decoder.prepare(image)
-            request = _Request(pixels, tuple(labels), asyncio.get_running_loop().create_future(), open_set)
+            request = Request(pixels, tuple(labels), asyncio.get_running_loop().create_future(), open_set)
             return await self._score(request, labels_ready, owner)
         finally:
             self._admitted -= 1
@@ -235,10 +225,8 @@ class BatchWorker:
 
     async def _embed(self, key: str, image: ImageSource) -> torch.Tensor:
         """Fetch, decode and encode a picture for every caller of its key; cache the embedding."""
-        request = _Request(await self._decoder.prepare(image), None, asyncio.get_running_loop().create_future())
-        request.queued_at = time.perf_counter()
-        self._pending.append(request)
-        self._doorbell.ring(Wake.PICTURE_QUEUED)
+        request = Request(await self._decoder.prepare(image), None, asyncio.get_running_loop().create_future())
+        self._pending.add(request)
         features = cast(torch.Tensor, await request.future)
         self.classifier.images.put(key, features)
         return features
@@ -255,44 +243,19 @@ class BatchWorker:
                 self.stats.requeued += 1
                 labels_ready = self._schedule(self.classifier.needed_labels(labels, open_set), owner, capped=False)
 
-    async def _score(self, request: _Request, labels_ready: list[asyncio.Future[None]], owner: Owner) -> Prediction:
+    async def _score(self, request: Request, labels_ready: list[asyncio.Future[None]], owner: Owner) -> Prediction:
         """Queue a prepared picture once its labels are encoded; when they left the cache before its
         batch ran, encode them again (through the chunked path) and queue it again."""
         while True:
             await encoded(labels_ready)
-            request.queued_at = time.perf_counter()
-            self._pending.append(request)
-            self._doorbell.ring(Wake.PICTURE_QUEUED)
+            self._pending.add(request)
             try:
                 return cast(Prediction, await request.future)
             except LabelsNotCached:
                 self.stats.requeued += 1
                 request.future = asyncio.get_running_loop().create_future()
-                labels_ready = self._schedule(self.classifier.needed_labels(request.labels or (), request.open_set), owner,
-                                              capped=False)
-
-    def _take(self, n: int) -> list[_Request]:
-        taken: list[_Request] = []
-        while self._pending and len(taken) < n:
-            taken.append(self._pending.popleft())
-        return taken
-
-    async def _collect_batch(self) -> list[_Request]:
-        """Pending requests, waiting up to max_wait for company while more are being decoded."""
-        loop = asyncio.get_running_loop()
-        batch = self._take(self.max_batch)
-        deadline = loop.time() + self.max_wait
-        while len(batch) < self.max_batch and self._decoder.decoding > 0:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            self._doorbell.reset()
-            try:
-                await asyncio.wait_for(self._doorbell.wait(), remaining)
-            except TimeoutError:
-                break
-            batch += self._take(self.max_batch - len(batch))
-        return batch
+                needed = self.classifier.needed_labels(request.labels or (), request.open_set)
+                labels_ready = self._schedule(needed, owner, capped=False)
 
     async def _run(self) -> None:
         while True:
@@ -301,7 +264,7 @@ class BatchWorker:
                                         closing=self._closing, unanswered=self._admitted + len(self._flights),
                                         maps=self.maps.waiting)
             if step is Step.IMAGES:
-                await self._run_images(await self._collect_batch())
+                await self._run_images(await self._pending.collect())
             elif step is Step.TEXT:
                 await self._run_text_chunk()
             elif step is Step.MAP:
@@ -311,7 +274,7 @@ class BatchWorker:
             else:
                 await self._doorbell.wait()
 
-    async def _run_images(self, batch: list[_Request]) -> None:
+    async def _run_images(self, batch: list[Request]) -> None:
         live = [request for request in batch if not request.future.done()]
         if not live:
             return
@@ -323,15 +286,9 @@ class BatchWorker:
         elapsed = time.perf_counter() - started
         self._chunks.batch_done(elapsed)
         self.observer.batch_done([started - request.queued_at for request in live], elapsed)
-        for request, result in zip(live, results, strict=True):
-            if request.future.done():
-                continue
-            if isinstance(result, Exception):
-                request.future.set_exception(result)
-            else:
-                request.future.set_result(result)
+        settle(live, results)
 
-    def _infer(self, batch: list[_Request]) -> list[Prediction | torch.Tensor | Exception]:
+    def _infer(self, batch: list[Request]) -> list[Prediction | torch.Tensor | Exception]:
         return infer(self.classifier, self._decoder.device_decoder, [(r.pixels, r.labels, r.open_set) for r in batch])
 
     async def _run_text_chunk(self) -> None:
