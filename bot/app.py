@@ -41,7 +41,7 @@ from bot.transport.delivery import ChatDelivery
 from bot.transport.ordering import ChatOrderedUpdateProcessor
 from bot.transport.requests import ObservedRequest
 from bot.transport.webhook import WebhookServer
-from bot.words import replies
+from bot.words import screens
 from bot.words.i18n import DEFAULT_LANGUAGE, LANGUAGES, readers_of, speaker
 from classifier import create_classifier, create_worker
 
@@ -209,7 +209,7 @@ async def register_commands(application: Application) -> None:
     """The command menu: English for everyone, and each other language's for the Telegram
     language codes that read it (Russian for ru and be, Ukrainian for uk, ...)."""
     def menu(language: str) -> list[BotCommand]:
-        return [BotCommand(command, text) for command, text in replies.command_menu(speaker(language))]
+        return [BotCommand(command, text) for command, text in screens.command_menu(speaker(language))]
 
     await application.bot.set_my_commands(menu(DEFAULT_LANGUAGE))
     for language in LANGUAGES:

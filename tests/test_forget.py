@@ -12,7 +12,7 @@ from typing import Any
 from telegram.ext import Application
 
 from bot.settings import BotSettings
-from bot.words import replies
+from bot.words import replies, screens
 from bot.words.i18n import speaker
 from tests.conftest import running_bot
 from tests.fake_telegram import FakeTelegram, group_chat, private_chat, user
@@ -99,7 +99,7 @@ async def test_forget_with_anything_else_gets_its_usage(bot: Application,  # typ
 async def test_privacy_says_what_is_kept_and_for_how_long(bot_settings: BotSettings, fake: FakeTelegram) -> None:
     async with running_bot(bot_settings):
         text = await say(fake, private_chat(ANN), "/privacy")
-        assert text == replies.privacy(EN, 30) and "deleted 30 days later" in text
+        assert text == screens.privacy(EN, 30) and "deleted 30 days later" in text
         assert "<b>Pictures seen before</b>" in text and "/forget leaves them" in text  # the image cache
     async with running_bot(replace(bot_settings, forget_after_days=0)):
         assert "deleted at once" in await say(fake, private_chat(ANN), "/privacy")

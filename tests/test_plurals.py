@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.words import replies
+from bot.words import replies, screens
 from bot.words.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, speaker
 from bot.words.snapshot import Snapshot
 from classifier import DEFAULT_LABELS
@@ -96,7 +96,7 @@ def test_the_winners_read_right_for_any_count(language: str) -> None:
 @pytest.mark.parametrize("language", list(DAYS))
 def test_the_days_until_a_chat_is_forgotten_agree_with_the_number(language: str) -> None:
     for n, expected in DAYS[language].items():
-        assert expected in replies.privacy(speaker(language), n), (language, n)
+        assert expected in screens.privacy(speaker(language), n), (language, n)
 
 
 def test_russian_numbers_need_no_agreement_and_decimals_read_right() -> None:
@@ -114,7 +114,7 @@ def test_russian_numbers_need_no_agreement_and_decimals_read_right() -> None:
 
 def test_russian_stats_and_labels_hint() -> None:
     ru = speaker("ru")
-    lines = replies.stats(ru, snapshot()).split("\n")
+    lines = screens.stats(ru, snapshot()).split("\n")
     assert "Ответов на картинки: 21 за последний час, 101 за последние сутки" in lines
     assert "Задержка: ещё не было ни одного ответа на картинку." in lines
     assert replies.labels_shown(ru, DEFAULT_LABELS, is_default=True) == (
@@ -130,7 +130,7 @@ def test_the_other_corrected_sentences() -> None:
     assert replies.no_round(uk) == "Зараз немає активного раунду. Почніть його командою /game."
     assert uk("Reading the video took too long; send a shorter or smaller one.") == (
         "Відео обробляється надто довго; надішліть коротше або менше.")
-    assert "Черга: 1 з 64; картинок у роботі: 2" in replies.stats(uk, snapshot()).split("\n")
+    assert "Черга: 1 з 64; картинок у роботі: 2" in screens.stats(uk, snapshot()).split("\n")
     assert replies.round_running(es, 1) == "Ya hay una ronda en curso (tiempo restante: 1 s)."
     assert replies.round_running(pt, 1) == "Já há uma rodada em andamento (tempo restante: 1 s)."
     assert replies.leaderboard(pt, [("Olga", 1)]) == "<b>Ranking</b>\n1. Olga — 1"
@@ -143,9 +143,9 @@ def test_the_other_corrected_sentences() -> None:
 
 def test_rounds_kept_days_agree_with_their_number() -> None:
     ru, uk = speaker("ru"), speaker("uk")
-    assert "удаляются через 21 день после" in replies.privacy(ru, 30, 21)
-    assert "удаляются через 22 дня после" in replies.privacy(ru, 30, 22)
-    assert "удаляются через 30 дней после" in replies.privacy(ru, 30, 30)
-    assert "видаляються через 101 день після" in replies.privacy(uk, 30, 101)
-    assert "видаляються через 5 днів після" in replies.privacy(uk, 30, 5)
-    assert "deleted 1 day after they end" in replies.privacy(speaker("en"), 30, 1)
+    assert "удаляются через 21 день после" in screens.privacy(ru, 30, 21)
+    assert "удаляются через 22 дня после" in screens.privacy(ru, 30, 22)
+    assert "удаляются через 30 дней после" in screens.privacy(ru, 30, 30)
+    assert "видаляються через 101 день після" in screens.privacy(uk, 30, 101)
+    assert "видаляються через 5 днів після" in screens.privacy(uk, 30, 5)
+    assert "deleted 1 day after they end" in screens.privacy(speaker("en"), 30, 1)

@@ -13,7 +13,7 @@ from telegram.ext import ContextTypes
 from bot.conversation.permissions import may_change_chat
 from bot.conversation.services import services
 from bot.conversation.turn import command_argument, reply, turn
-from bot.words import replies
+from bot.words import replies, screens
 from bot.words.i18n import Speaker
 
 FORGET_PREFIX = "f"  # callback data: "f:chat", "f:me" (delete) or "f:keep"
@@ -79,5 +79,5 @@ async def forget_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """What the bot keeps, for how long, who sees it, how to delete it: /privacy."""
     if (now := await turn(update, context)) is not None:
-        await reply(now.message, replies.privacy(now.t, now.svc.settings.forget_after_days,
+        await reply(now.message, screens.privacy(now.t, now.svc.settings.forget_after_days,
                                                  round(now.svc.settings.rounds_keep_days)))

@@ -31,7 +31,7 @@ from bot.state.options import ChatOption
 from bot.telemetry.metrics import Dropped, Outcome, metrics_of
 from bot.telemetry.trace import sending_prediction
 from bot.transport.delivery import ReplyTooLate, may_have_arrived
-from bot.words import replies
+from bot.words import replies, screens
 from bot.words.i18n import LANGUAGES, speaker, speaker_of
 from bot.words.labelscript import mostly_not_english
 from classifier import LabelError, LabelsWaiting, parse_labels
@@ -69,7 +69,7 @@ async def classify_and_answer(now: Turn, context: ContextTypes.DEFAULT_TYPE, sou
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Explain what the bot does and name every command: /start and /help."""
     if (now := await turn(update, context)) is not None:
-        await reply(now.message, replies.help_text(now.t))
+        await reply(now.message, screens.help_text(now.t))
 
 
 async def picture(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -13,7 +13,7 @@ from bot.conversation.services import Services
 from bot.conversation.turn import reply, turn
 from bot.telemetry.metrics import Metrics, metrics_of, package_version
 from bot.telemetry.percentile import DAY_MINUTES
-from bot.words import replies
+from bot.words import screens
 from bot.words.snapshot import Snapshot
 
 HOUR_MINUTES = 60
@@ -50,4 +50,4 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Uptime, answers, latency, the queue, cache hits, the model and the database: /stats."""
     if (now := await turn(update, context)) is None:
         return
-    await reply(now.message, replies.stats(now.t, take_snapshot(now.svc, metrics_of(context))))
+    await reply(now.message, screens.stats(now.t, take_snapshot(now.svc, metrics_of(context))))
