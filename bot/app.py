@@ -265,12 +265,7 @@ async def started(application: Application, poll_timeout: int = 1) -> AsyncItera
         yield application
     finally:
         await application.updater.stop()
-        await application.stop()
-        if application.post_stop:
-            await application.post_stop(application)
-        await application.shutdown()
-        if application.post_shutdown:
-            await application.post_shutdown(application)
+        await _stopped(application)
 
 
 @asynccontextmanager
@@ -293,10 +288,16 @@ async def webhook_started(application: Application,
         yield server
     finally:
         await server.stop()
-        if application.running:
-            await application.stop()
-            if application.post_stop:
-                await application.post_stop(application)
-        await application.shutdown()
-        if application.post_shutdown:
-            await application.post_shutdown(application)
+        await _stopped(application)
+
+
+async def _stopped(application: Application) -> None:
+    """The steps python-telegram-bot takes at the end of a run: stop (if it started), post_stop,
+    shutdown, post_shutdown."""
+    if application.running:
+        await application.stop()
+        if application.post_stop:
+            await application.post_stop(application)
+    await application.shutdown()
+    if application.post_shutdown:
+        await application.post_shutdown(application)

@@ -7,8 +7,7 @@ from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from bot.conversation.permissions import may_change_chat
-from bot.conversation.services import services
-from bot.conversation.turn import reply, turn
+from bot.conversation.turn import press, reply, turn
 from bot.state.options import ChatOption
 from bot.words import replies
 from bot.words.i18n import Speaker
@@ -32,11 +31,10 @@ async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A switch pressed: turned the other way when the presser may change the chat."""
-    query, chat = update.callback_query, update.effective_chat
-    if query is None or chat is None or query.data is None:
+    if (now := await press(update, context)) is None:
         return
-    svc = services(context)
-    t = await svc.speaker_for(update)
+    query, chat, svc, t = now.query, now.chat, now.svc, now.t
+    assert query.data is not None
     try:
         option = ChatOption(query.data.partition(":")[2])
     except ValueError:  # an old or forged button

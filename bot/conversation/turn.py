@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import Chat, Message, Update
+from telegram import CallbackQuery, Chat, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
@@ -35,6 +35,25 @@ async def turn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Turn | Non
         return None
     svc = services(context)
     return Turn(update, message, chat, svc, await svc.speaker_for(update))
+
+
+@dataclass(frozen=True)
+class Press:
+    """One button press to answer: the query, its chat, the services and the reader's language."""
+
+    query: CallbackQuery
+    chat: Chat
+    svc: Services
+    t: Speaker
+
+
+async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Press | None:
+    """A button handler's starting point; None for a press without a chat or data (nothing to do)."""
+    query, chat = update.callback_query, update.effective_chat
+    if query is None or chat is None or query.data is None:
+        return None
+    svc = services(context)
+    return Press(query, chat, svc, await svc.speaker_for(update))
 
 
 async def reply(message: Message, text: str, **options: Any) -> Message:

@@ -12,8 +12,8 @@ from telegram.ext import ContextTypes
 
 from bot.conversation.floods import sender_of
 from bot.conversation.rounds import topic_of
-from bot.conversation.services import Services, services
-from bot.conversation.turn import reply, turn
+from bot.conversation.services import Services
+from bot.conversation.turn import press, reply, turn
 from bot.state.answers import HeldAnswer
 from bot.state.ratelimit import Verdict
 from bot.transport.pictures import Picture, PictureTooLarge
@@ -48,11 +48,11 @@ async def where(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def where_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The "Where?" button: the map of the answer it sits under, quoting that answer."""
-    query, chat = update.callback_query, update.effective_chat
-    if query is None or chat is None or query.message is None:
+    if (now := await press(update, context)) is None:
         return
-    svc = services(context)
-    t = await svc.speaker_for(update)
+    query, chat, svc, t = now.query, now.chat, now.svc, now.t
+    if query.message is None:
+        return
     held = svc.maps.answers.get(chat.id, query.message.message_id)
     if held is None:
         await query.answer(replies.where_gone(t), show_alert=True)

@@ -83,7 +83,8 @@ class PictureDecoder:
         return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: work(*args, **kwargs))
 
     def _view(self, image: bytes | Image.Image, side: int) -> tuple[Image.Image, np.ndarray]:
-        picture = to_rgb(image) if isinstance(image, Image.Image) else decode_image(image, self._limits, side)
+        picture = (to_rgb(image) if isinstance(image, Image.Image)
+                   else decode_image(image, self._limits, side, self.budget, trim=False))  # its whole shape
         return picture, self._classifier.prepare(picture)
 
     def _prepare(self, image: bytes | Image.Image) -> np.ndarray | JpegHeader:

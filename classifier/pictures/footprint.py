@@ -58,13 +58,13 @@ class Shrink:
         return -(-(right - left) // self.factor), -(-(bottom - top) // self.factor)
 
 
-def plan_shrink(size: tuple[int, int], target_size: int | None) -> Shrink:
-    """How far a picture of this (decoded) size may shrink for a model of target_size; all of it, whole,
-    without a target."""
+def plan_shrink(size: tuple[int, int], target_size: int | None, trim: bool = True) -> Shrink:
+    """How far a picture of this (decoded) size may shrink for a model of target_size, and with trim
+    the long-strip trim; all of it, whole, without a target."""
     width, height = size
     if not target_size:
         return Shrink((0, 0, width, height), 1)
-    box = aspect_trim_box(width, height) or (0, 0, width, height)
+    box = (aspect_trim_box(width, height) if trim else None) or (0, 0, width, height)
     short = min(box[2] - box[0], box[3] - box[1])
     return Shrink(box, max(1, short // (2 * target_size)))
 

@@ -60,8 +60,9 @@ def too_many_pixels(width: int, height: int, limits: ImageLimits) -> ImageTooLar
 
 
 def decode_image(data: bytes, limits: ImageLimits, target_size: int | None = None,
-                 budget: DecodeBudget | None = None) -> Image.Image:
-    """Decode untrusted bytes into an upright RGB image, or raise ImageError.
+                 budget: DecodeBudget | None = None, trim: bool = True) -> Image.Image:
+    """Decode untrusted bytes into an upright RGB image, or raise ImageError; without trim, a very long
+    strip keeps its whole length (a picture to show, not the model's input).
 
     Limits are checked from the header before pixels are decoded, and the picture's worst-case
     memory (classifier/pictures/footprint.py) is reserved from budget (shared by the decode
@@ -77,7 +78,7 @@ def decode_image(data: bytes, limits: ImageLimits, target_size: int | None = Non
     if not data:
         raise NotAnImage("The file is empty.")
     try:
-        return _decode(data, limits, target_size, budget or DecodeBudget(limits.max_decode_bytes))
+        return _decode(data, limits, target_size, budget or DecodeBudget(limits.max_decode_bytes), trim)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -88,7 +89,8 @@ def decode_image(data: bytes, limits: ImageLimits, target_size: int | None = Non
         raise DamagedImage("The picture is truncated or damaged and cannot be read.") from exc
 
 
-def _decode(data: bytes, limits: ImageLimits, target_size: int | None, budget: DecodeBudget) -> Image.Image:
+def _decode(data: bytes, limits: ImageLimits, target_size: int | None, budget: DecodeBudget,
+            trim: bool) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data), formats=_OPEN_FORMATS)
     except UnidentifiedImageError:
@@ -107,7 +109,7 @@ def _decode(data: bytes, limits: ImageLimits, target_size: int | None, budget: D
         raise too_many_pixels(width, height, limits)
     if target_size and image.format == "JPEG" and min(width, height) >= 2 * target_size:
         image.draft("RGB", (target_size, target_size))
-    shrink = plan_shrink(image.size, target_size)
+    shrink = plan_shrink(image.size, target_size, trim)
     needed = worst_case_bytes(image, data, full_size, shrink)
     if not budget.fits(needed):
         raise ImageTooLarge("The picture is {width}×{height} and would take {needed} MB of memory to read; "
