@@ -89,6 +89,8 @@ async def a_group_with_history(fake: FakeTelegram, samples_dir: Path, chat: dict
     await press(fake, round_message, BOB, buttons(round_message)[RU.animal("fox")], "Bob")
     await fake.push(chat=chat, **{"from": user(ANN)}, text="/reveal")
     await fake.wait_for(lambda: any("ИИ увидел" in str(c.params["text"]) for c in fake.methods("editMessageText")))
+    # and the map of where the AI looked, which follows the reveal in a task of its own
+    await fake.wait_for(lambda: any(int(c.params["chat_id"]) == chat["id"] for c in fake.methods("sendPhoto")))
 
 
 async def everything_is_under(fake: FakeTelegram, samples_dir: Path, chat: dict[str, Any]) -> None:
