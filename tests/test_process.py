@@ -8,6 +8,7 @@ import os
 import signal
 import sqlite3
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -204,7 +205,7 @@ async def webhook_round_trip(process: BotProcess, fake: FakeTelegram, samples_di
     registered = fake.methods("setWebhook")[0].params
     assert registered["url"] == "https://bot.example/telegram" and registered["secret_token"] == "s3cret-Token_1"
     photo = fake.photo([(64, 64, sample(samples_dir, "pig"))])
-    update = {"update_id": 1, "message": {"message_id": 7, "date": 0, "chat": private_chat(ANN),
+    update = {"update_id": 1, "message": {"message_id": 7, "date": int(time.time()), "chat": private_chat(ANN),
                                           "from": user(ANN), "photo": photo}}
     url = f"http://127.0.0.1:{port}/telegram"
     async with aiohttp.ClientSession() as session:

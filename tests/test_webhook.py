@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,10 @@ def request(port: int, body: bytes, secret: str | None = SECRET, length: int | N
 
 
 def update(message_id: int, **message: Any) -> bytes:
+    """An update as Telegram sends it now (an old one is dropped unanswered: REPLY_MAX_AGE_SECONDS)."""
     return json.dumps({"update_id": message_id, "message": {
-        "message_id": message_id, "date": 0, "chat": private_chat(ANN), "from": user(ANN), **message}}).encode()
+        "message_id": message_id, "date": int(time.time()), "chat": private_chat(ANN), "from": user(ANN),
+        **message}}).encode()
 
 
 def largest_update() -> bytes:
