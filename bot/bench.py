@@ -52,6 +52,10 @@ BOT_USER = {"id": 1, "is_bot": True, "first_name": "Bench", "username": "bench_b
 MEMORY_BURST = 256  # photos at once for rss_peak_mb
 
 
+# The bench's chats send far more than a person does: no per-sender or per-chat limit applies to them.
+UNLIMITED: dict[str, Any] = {"rate_limit_per_minute": 0, "updates_per_minute_per_user": 0,
+                             "updates_per_minute_per_chat": 0}
+
 class LoopbackTelegram(BaseRequest):
     """Just enough of the Bot API for photos in private chats, answered in process."""
 
@@ -188,8 +192,7 @@ async def bot_measurements(classifier_settings: ClassifierSettings, burst: int, 
     transport = LoopbackTelegram()
     with tempfile.TemporaryDirectory() as folder:
         settings = BotSettings(token=TOKEN, classifier=replace(classifier_settings),
-                               database_path=Path(folder) / "bench.sqlite3", rate_limit_per_minute=0,
-                               poll_timeout_seconds=1)
+                               database_path=Path(folder) / "bench.sqlite3", poll_timeout_seconds=1, **UNLIMITED)
         photo = test_jpeg(PHOTO_SIZE)
         async with started(build_application(settings, transport=transport)) as application:
             svc: Services = application.bot_data[SERVICES_KEY]
@@ -251,7 +254,7 @@ def _memory_in_this_process(classifier_settings: ClassifierSettings, burst: int)
     async def measure() -> dict[str, float]:
         transport = LoopbackTelegram()
         with tempfile.TemporaryDirectory() as folder:
-            settings = BotSettings(token=TOKEN, classifier=classifier_settings, rate_limit_per_minute=0,
+            settings = BotSettings(token=TOKEN, classifier=classifier_settings, **UNLIMITED,
                                    database_path=Path(folder) / "bench.sqlite3", poll_timeout_seconds=1)
             async with started(build_application(settings, transport=transport)):
                 idle = rss_mb()
