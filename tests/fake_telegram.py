@@ -148,7 +148,14 @@ class FakeTelegram:
         if request.content_type == "application/json":
             return dict(await request.json())
         form = await request.post()  # multipart: an uploaded file's part becomes its bytes
-        return {key: value if isinstance(value, str) else value.file.read() for key, value in form.items()}
+        params: dict[str, Any] = {}
+        for key, value in form.items():
+            if isinstance(value, str):
+                params[key] = value
+            else:
+                with value.file:  # aiohttp spools it to a temporary file: closed here, not by the collector
+                    params[key] = value.file.read()
+        return params
 
     async def _api(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
